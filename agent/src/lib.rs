@@ -1,0 +1,1 @@
+//! vigil-agent: placeholder crate, built by a later issue.

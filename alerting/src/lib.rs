@@ -1,0 +1,1 @@
+//! vigil-alerting: placeholder crate, built by a later issue.

@@ -1,0 +1,1 @@
+//! Benchmarks of vigil hot paths; see the binaries under `src/bin/`.

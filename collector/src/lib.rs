@@ -1,0 +1,19 @@
+//! vigil-collector: turning raw log bytes into typed, filtered columns.
+//!
+//! Data moves through these stages, one module each:
+//! - [`reader`]: a byte stream → physical lines (bounded length, `\r\n`).
+//! - [`decode`]: line bytes → text, UTF-8 or GBK (auto-detected per file).
+//! - [`multiline`]: physical lines → events (a stack trace stays whole).
+//! - [`cut`]: an event → a monitor's typed columns ([`cut::Cutter`]), with
+//!   [`time`] parsing the time column and [`number`] the numeric ones, then
+//!   the include/exclude filters; kept rows become Arrow record batches.
+//!
+//! The collector does not know the engine: whoever wires them hands the
+//! batches on.
+
+pub mod cut;
+pub mod decode;
+pub mod multiline;
+pub mod number;
+pub mod reader;
+pub mod time;

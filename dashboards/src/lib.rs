@@ -1,0 +1,1 @@
+//! vigil-dashboards: placeholder crate, built by a later issue.

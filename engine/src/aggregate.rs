@@ -1,0 +1,345 @@
+//! [`Aggregator`]: rows of one monitor into closed buckets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use vigil_config::monitor::{Kind, Monitor};
+use vigil_model::{Counters, MinuteRow};
+
+use crate::alert::MatchFold;
+use crate::batch::Columns;
+use crate::bucket::{bucket_start, Bucket};
+use crate::error::Error;
+use crate::key::KeySchema;
+use crate::output::{Fold, Names};
+use crate::partial::{KeyedPartial, Partial};
+use crate::service::ServiceFold;
+use crate::stats::StatsFold;
+use crate::top::{RecordFold, TopRule};
+
+/// What an [`Aggregator`] dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    /// Rows dropped because their bucket already had `key_limit` keys.
+    pub key_dropped: u64,
+    /// Rows dropped because their bucket was past the lateness window or
+    /// already drained.
+    pub late: u64,
+}
+
+impl EngineCounters {
+    /// Adds these counters into a monitor's [`Counters`].
+    pub fn add_to(&self, counters: &mut Counters) {
+        counters.key_dropped += self.key_dropped;
+        counters.late += self.late;
+    }
+}
+
+/// The output of one closed bucket of one monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedBucket {
+    /// Start of the bucket, epoch seconds.
+    pub start: i64,
+    /// The bucket's rows, sorted by keys, then rank.
+    pub rows: Vec<MinuteRow>,
+    /// Per-key mergeable accumulators, sorted by key, for archive roll-ups.
+    /// Filled for minute_stat, second_stat and service_metrics; empty for
+    /// the top and match kinds, which cannot be rolled up.
+    pub partials: Vec<KeyedPartial>,
+}
+
+impl ClosedBucket {
+    /// A bucket whose rows are the values of key-sorted `entries`.
+    pub(crate) fn from_partials(
+        names: &Names,
+        start_s: i64,
+        entries: Vec<(Vec<String>, Partial)>,
+    ) -> Self {
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut partials = Vec::with_capacity(entries.len());
+        for (key, partial) in entries {
+            let mut row = names.row(start_s, &key);
+            row.values = names.values(partial.values());
+            rows.push(row);
+            partials.push(KeyedPartial { key, partial });
+        }
+        ClosedBucket {
+            start: start_s,
+            rows,
+            partials,
+        }
+    }
+}
+
+/// Exact per-bucket statistics of one monitor (any kind but archive).
+///
+/// Rows are processed strictly in arrival order, so the output does not
+/// depend on how rows are split into batches. See the crate documentation
+/// for the input contract and the lateness and key-limit rules.
+pub struct Aggregator {
+    core: Box<dyn Run + Send>,
+}
+
+impl fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Aggregator")
+            .field("monitor", &self.core.monitor().name)
+            .field("newest_ms", &self.core.newest_ms())
+            .field("counters", &self.core.counters())
+            .finish()
+    }
+}
+
+impl Aggregator {
+    /// An aggregator of `monitor`; [`Error::Unsupported`] for an archive
+    /// monitor (see [`crate::ArchiveAggregator`]), [`Error::Invalid`] when
+    /// the monitor's settings are inconsistent.
+    pub fn new(monitor: Arc<Monitor>) -> Result<Self, Error> {
+        let core: Box<dyn Run + Send> = match &monitor.kind {
+            Kind::MinuteStat(s) => {
+                let fold = StatsFold::new(&monitor, s, None)?;
+                Box::new(Core::new(monitor.clone(), 60_000, fold)?)
+            }
+            Kind::SecondStat(s) => {
+                let fold = StatsFold::new(&monitor, s, None)?;
+                Box::new(Core::new(monitor.clone(), 1_000, fold)?)
+            }
+            Kind::MinuteTop(t) => {
+                let fold = StatsFold::new(&monitor, &t.stats, Some(TopRule::new(&monitor, t)?))?;
+                Box::new(Core::new(monitor.clone(), 60_000, fold)?)
+            }
+            Kind::ServiceMetrics(s) => {
+                let fold = ServiceFold::new(&monitor, s)?;
+                Box::new(Core::new(monitor.clone(), 60_000, fold)?)
+            }
+            Kind::RecordTop(r) => {
+                let fold = RecordFold::new(&monitor, r)?;
+                Box::new(Core::new(monitor.clone(), 60_000, fold)?)
+            }
+            Kind::MatchAlert(m) => Box::new(Core::new(monitor.clone(), 60_000, MatchFold::new(m))?),
+            Kind::Archive(_) => {
+                return Err(Error::unsupported(
+                    &monitor.name,
+                    "an archive monitor in Aggregator (use ArchiveAggregator)",
+                ))
+            }
+        };
+        Ok(Aggregator { core })
+    }
+
+    /// Adds a batch of rows; an error (naming the monitor and the column)
+    /// when the batch does not match the input contract, in which case no
+    /// row of the batch is used.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        self.core.push(batch)
+    }
+
+    /// Closes and returns, in time order, every bucket whose end is at or
+    /// before `up_to_ms`; rows arriving later for those buckets are late.
+    pub fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket> {
+        self.core.drain_closed(up_to_ms)
+    }
+
+    /// Closes and returns every open bucket, in time order.
+    pub fn drain_all(&mut self) -> Vec<ClosedBucket> {
+        self.core.drain_all()
+    }
+
+    /// Rows dropped so far.
+    pub fn counters(&self) -> EngineCounters {
+        self.core.counters()
+    }
+
+    /// The newest event time seen (of any row, accepted or not), epoch ms.
+    pub fn newest_ms(&self) -> Option<i64> {
+        self.core.newest_ms()
+    }
+}
+
+/// The kind-independent interface of a [`Core`].
+trait Run {
+    fn monitor(&self) -> &Monitor;
+    fn push(&mut self, batch: &RecordBatch) -> Result<(), Error>;
+    fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket>;
+    fn drain_all(&mut self) -> Vec<ClosedBucket>;
+    fn counters(&self) -> EngineCounters;
+    fn newest_ms(&self) -> Option<i64>;
+}
+
+/// Buckets, lateness and key limits around one kind's [`Fold`].
+struct Core<F: Fold> {
+    monitor: Arc<Monitor>,
+    names: Names,
+    keys: KeySchema,
+    fold: F,
+    size_ms: i64,
+    lateness_ms: i64,
+    /// Open buckets by start (ms).
+    buckets: BTreeMap<i64, Bucket<F::State>>,
+    /// Max event time of all rows so far.
+    newest: Option<i64>,
+    /// Buckets ending at or before this (ms) were drained.
+    drained_to: i64,
+    counters: EngineCounters,
+    /// Reused buffers: the key being built, and the key of the last row.
+    key_buf: Vec<u8>,
+    last_key: Vec<u8>,
+}
+
+impl<F: Fold> Core<F> {
+    fn new(monitor: Arc<Monitor>, size_ms: i64, fold: F) -> Result<Self, Error> {
+        let keys = KeySchema::new(&monitor)?;
+        let names = Names {
+            monitor: monitor.name.clone(),
+            keys: keys.names.clone(),
+            values: monitor.value_names(),
+        };
+        Ok(Core {
+            lateness_ms: monitor.lateness_secs.saturating_mul(1000),
+            monitor,
+            names,
+            keys,
+            fold,
+            size_ms,
+            buckets: BTreeMap::new(),
+            newest: None,
+            drained_to: i64::MIN,
+            counters: EngineCounters::default(),
+            key_buf: Vec::new(),
+            last_key: Vec::new(),
+        })
+    }
+
+    fn close(&self, start_ms: i64, bucket: Bucket<F::State>) -> ClosedBucket {
+        let entries = bucket.into_entries(&self.keys);
+        self.fold.close(&self.names, start_ms / 1000, entries)
+    }
+}
+
+impl<F: Fold> Run for Core<F> {
+    fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let Core {
+            monitor,
+            keys,
+            fold,
+            size_ms,
+            lateness_ms,
+            buckets,
+            newest: newest_seen,
+            drained_to,
+            counters,
+            key_buf,
+            last_key,
+            ..
+        } = self;
+        let cols = Columns::new(monitor, batch)?;
+        let key = keys.bind(&cols)?;
+        let bound = fold.bind(&cols)?;
+        let limit = monitor.key_limit;
+        let times = cols.times;
+        let n = times.len();
+        // `seen` guards the sentinel: no row is late before any row was seen.
+        let mut seen = newest_seen.is_some();
+        let mut newest = newest_seen.unwrap_or(i64::MIN);
+        let mut row = 0;
+        while row < n {
+            // A run: consecutive rows in the bucket of `times[row]`.
+            let start = bucket_start(times[row], *size_ms);
+            let end = start.saturating_add(*size_ms);
+            let late_from = end.saturating_add(*lateness_ms);
+            let in_run = |t: i64| t >= start && t < end;
+            if end <= *drained_to {
+                loop {
+                    counters.late += 1;
+                    newest = if seen {
+                        newest.max(times[row])
+                    } else {
+                        times[row]
+                    };
+                    seen = true;
+                    row += 1;
+                    if row >= n || !in_run(times[row]) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            let bucket = buckets.entry(start).or_insert_with(Bucket::new);
+            let mut last: Option<usize> = None;
+            loop {
+                let t = times[row];
+                if seen && newest >= late_from {
+                    counters.late += 1;
+                } else {
+                    key_buf.clear();
+                    key.encode(row, key_buf);
+                    let index = match last {
+                        Some(i) if key_buf == last_key => Some(i),
+                        _ => {
+                            let found = bucket.find_or_insert(key_buf, limit, || fold.new_state());
+                            if found.is_some() {
+                                std::mem::swap(key_buf, last_key);
+                                last = found;
+                            }
+                            found
+                        }
+                    };
+                    match index {
+                        Some(i) => fold.update(&bound, &mut bucket.states[i], row),
+                        None => counters.key_dropped += 1,
+                    }
+                }
+                newest = if seen { newest.max(t) } else { t };
+                seen = true;
+                row += 1;
+                if row >= n || !in_run(times[row]) {
+                    break;
+                }
+            }
+            if bucket.states.is_empty() {
+                buckets.remove(&start);
+            }
+        }
+        if seen {
+            *newest_seen = Some(newest);
+        }
+        Ok(())
+    }
+
+    fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket> {
+        // Buckets with start + size <= up_to, i.e. start < up_to - size + 1.
+        let first_open = up_to_ms.saturating_sub(self.size_ms).saturating_add(1);
+        let open = self.buckets.split_off(&first_open);
+        let closed = std::mem::replace(&mut self.buckets, open);
+        self.drained_to = self.drained_to.max(up_to_ms);
+        closed
+            .into_iter()
+            .map(|(start, bucket)| self.close(start, bucket))
+            .collect()
+    }
+
+    fn drain_all(&mut self) -> Vec<ClosedBucket> {
+        let closed = std::mem::take(&mut self.buckets);
+        if let Some((&start, _)) = closed.last_key_value() {
+            self.drained_to = self.drained_to.max(start.saturating_add(self.size_ms));
+        }
+        closed
+            .into_iter()
+            .map(|(start, bucket)| self.close(start, bucket))
+            .collect()
+    }
+
+    fn counters(&self) -> EngineCounters {
+        self.counters
+    }
+
+    fn newest_ms(&self) -> Option<i64> {
+        self.newest
+    }
+}

@@ -1,0 +1,113 @@
+//! The `vigil` binary: the composition root. It parses the command line and
+//! wires the library crates together; no other crate depends on it.
+
+mod check;
+mod output;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// vigil turns business log lines into exact per-minute statistics and
+/// alerts on them.
+///
+/// Write monitors in YAML (which files, how to cut lines into columns, what
+/// to compute), check them with `vigil check`, and see what they compute on
+/// a log file with `vigil replay`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a configuration file or folder; print every error with its
+    /// file, line and column, and exit non-zero if there is any.
+    Check {
+        /// A YAML file, or a folder whose *.yaml / *.yml files are read.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the configuration format (for editors).
+    Schema,
+    /// Run monitors over log files as if they were tailed, then print the
+    /// closed minutes and each monitor's counters.
+    ///
+    /// A file is fed to the monitors whose source paths match it (by path,
+    /// or by file name when the path does not match); with --monitor it is
+    /// fed to that monitor whatever its name.
+    Replay {
+        /// A YAML file, or a folder of them.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+        /// Log files to replay, in order (repeat the flag for several).
+        #[arg(long = "log", short, value_name = "FILE", required = true)]
+        logs: Vec<PathBuf>,
+        /// Only this monitor.
+        #[arg(long, short, value_name = "NAME")]
+        monitor: Option<String>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// How many malformed lines to describe per monitor on stderr.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        show_errors: usize,
+    },
+}
+
+/// Output format of `vigil replay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned tables, one per monitor, for people.
+    Table,
+    /// CSV, one block per monitor with its own header.
+    Csv,
+    /// One JSON object per line: rows, then each monitor's counters.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => check::run(&config),
+        Command::Schema => {
+            let schema = vigil_config::json_schema();
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Replay {
+            config,
+            logs,
+            monitor,
+            format,
+            show_errors,
+        } => replay::run(&replay::Options {
+            config,
+            logs,
+            monitor,
+            format,
+            show_errors,
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
