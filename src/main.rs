@@ -44,13 +44,15 @@ enum Command {
     ///
     /// A file is fed to the monitors whose source paths match it (by path,
     /// or by file name when the path does not match); with --monitor it is
-    /// fed to that monitor whatever its name.
+    /// fed to that monitor whatever its name. Without --log, every file the
+    /// monitors' source paths match is replayed.
     Replay {
         /// A YAML file, or a folder of them.
         #[arg(long, short, value_name = "PATH")]
         config: PathBuf,
         /// Log files to replay, in order (repeat the flag for several).
-        #[arg(long = "log", short, value_name = "FILE", required = true)]
+        /// Default: every file that the monitors' source paths match.
+        #[arg(long = "log", short, value_name = "FILE")]
         logs: Vec<PathBuf>,
         /// Only this monitor.
         #[arg(long, short, value_name = "NAME")]

@@ -141,9 +141,19 @@ pub fn replay(
         }
     }
 
+    // A file named together with --monitor goes to that monitor whatever
+    // its name; files found through the sources go where they matched.
+    let explicit = only.is_some() && !logs.is_empty();
+    let found;
+    let logs = if logs.is_empty() {
+        found = source_files(&runs)?;
+        &found[..]
+    } else {
+        logs
+    };
     let mut rows = Vec::new();
     for log in logs {
-        let targets = targets(&runs, log, only.is_some());
+        let targets = targets(&runs, log, explicit);
         if targets.is_empty() {
             eprintln!(
                 "warning: {} matches no monitor's source paths; pass --monitor NAME to feed it to one",
@@ -168,7 +178,12 @@ pub fn replay(
     for a in &mut archives {
         rows.extend(a.aggregator.drain_all());
     }
-    rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    if let Some(name) = only {
+        // An archive needs its source monitor run too, but only what was
+        // asked for is shown.
+        rows.retain(|r| r.monitor == name);
+    }
+    rows.sort_by(MinuteRow::output_order);
 
     let mut counters = Vec::new();
     for run in &runs {
@@ -180,6 +195,9 @@ pub fn replay(
     }
     for a in &archives {
         counters.push((a.monitor.name.clone(), Counters::default()));
+    }
+    if let Some(name) = only {
+        counters.retain(|(n, _)| n == name);
     }
     Ok(ReplayResult { rows, counters })
 }
@@ -201,6 +219,36 @@ fn select(config: &Config, only: Option<&str>) -> Result<Vec<Arc<Monitor>>> {
     }
     out.push(Arc::new(m.clone()));
     Ok(out)
+}
+
+/// Every file matched by the runs' source paths, in the order the paths are
+/// written (each pattern's matches sorted), without repeats.
+fn source_files(runs: &[Run]) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for run in runs {
+        let Some(source) = &run.cutter.monitor().source else {
+            continue;
+        };
+        for pattern in &source.paths {
+            let text = pattern.to_string_lossy();
+            let matches =
+                glob::glob(&text).with_context(|| format!("invalid path pattern {text}"))?;
+            let mut found: Vec<PathBuf> = matches
+                .filter_map(|m| m.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            for f in found {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+        }
+    }
+    if files.is_empty() {
+        bail!("no log file matches the monitors' source paths; pass --log FILE");
+    }
+    Ok(files)
 }
 
 /// Which runs read `log`: those whose source paths match it by path or by

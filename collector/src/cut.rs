@@ -176,14 +176,17 @@ enum Locate {
     /// Field `index` of splitter `splitter`.
     Field { splitter: usize, index: usize },
     /// Between delimiters.
-    Between {
-        left: memmem::Finder<'static>,
-        left_len: usize,
-        right: memmem::Finder<'static>,
-        nth: usize,
-    },
+    Between(Box<Between>),
     /// First capture group.
     Regex(regex::Regex),
+}
+
+/// The text after the `nth` `left` up to the next `right`.
+struct Between {
+    left: memmem::Finder<'static>,
+    left_len: usize,
+    right: memmem::Finder<'static>,
+    nth: usize,
 }
 
 /// Cuts one monitor's lines and collects its kept rows.
@@ -233,12 +236,12 @@ impl Cutter {
                         index: *index,
                     }
                 }
-                Rule::Between { left, right, nth } => Locate::Between {
+                Rule::Between { left, right, nth } => Locate::Between(Box::new(Between {
                     left: memmem::Finder::new(left).into_owned(),
                     left_len: left.len(),
                     right: memmem::Finder::new(right).into_owned(),
                     nth: *nth,
-                },
+                })),
                 Rule::Regex(re) => Locate::Regex(re.clone()),
             });
         }
@@ -413,18 +416,13 @@ fn locate<'a>(how: &Locate, splitters: &[Splitter], line: &'a str) -> Option<&'a
             let (s, e) = *splitters[*splitter].fields.get(*index)?;
             line.get(s..e)
         }
-        Locate::Between {
-            left,
-            left_len,
-            right,
-            nth,
-        } => {
+        Locate::Between(between) => {
             let b = line.as_bytes();
             let mut from = 0;
-            for _ in 0..*nth {
-                from += left.find(&b[from..])? + left_len;
+            for _ in 0..between.nth {
+                from += between.left.find(&b[from..])? + between.left_len;
             }
-            let len = right.find(&b[from..])?;
+            let len = between.right.find(&b[from..])?;
             line.get(from..from + len)
         }
         Locate::Regex(re) => re.captures(line)?.get(1).map(|m| m.as_str()),

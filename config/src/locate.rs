@@ -130,6 +130,13 @@ impl Builder {
         false
     }
 
+    /// A scalar or alias: a node that ends where it starts.
+    fn leaf(&mut self, mark: Marker, scalar: Option<&str>) {
+        if !self.begin_node(mark, scalar) {
+            self.end_node();
+        }
+    }
+
     fn end_node(&mut self) {
         if !self.stack.is_empty() {
             self.path.pop();
@@ -140,16 +147,8 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
-            Event::Scalar(text, ..) => {
-                if !self.begin_node(mark, Some(&text)) {
-                    self.end_node();
-                }
-            }
-            Event::Alias(_) => {
-                if !self.begin_node(mark, None) {
-                    self.end_node();
-                }
-            }
+            Event::Scalar(text, ..) => self.leaf(mark, Some(&text)),
+            Event::Alias(_) => self.leaf(mark, None),
             Event::MappingStart(..) => {
                 self.begin_node(mark, None);
                 self.stack.push(Frame::Map { key: None });

@@ -190,7 +190,7 @@ impl ArchiveAggregator {
                 rows.push(row);
             }
         }
-        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        rows.sort_by(MinuteRow::output_order);
         rows
     }
 }

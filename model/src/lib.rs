@@ -91,15 +91,22 @@ impl MinuteRow {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The sort order of output rows: monitor, minute, period, keys, rank.
-    pub fn sort_key(&self) -> (&str, i64, Option<&str>, &[(String, String)], Option<u32>) {
+    /// The output order of rows: monitor, minute, period, keys, rank.
+    pub fn output_order(&self, other: &MinuteRow) -> std::cmp::Ordering {
         (
             &self.monitor,
             self.minute,
-            self.period.as_deref(),
+            &self.period,
             &self.keys,
             self.rank,
         )
+            .cmp(&(
+                &other.monitor,
+                other.minute,
+                &other.period,
+                &other.keys,
+                other.rank,
+            ))
     }
 }
 
