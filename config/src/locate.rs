@@ -81,6 +81,18 @@ impl Locator {
             .unwrap_or_else(|| self.value(path))
     }
 
+    /// Where a key named `name` was first written anywhere under `prefix`
+    /// (used to place serde's "unknown field" errors).
+    pub fn key_named(&self, prefix: &[Seg], name: &str) -> Option<Position> {
+        self.keys
+            .iter()
+            .filter(|(path, _)| {
+                path.starts_with(prefix) && path.last() == Some(&Seg::Key(name.to_string()))
+            })
+            .map(|(_, p)| *p)
+            .min_by_key(|p| (p.line, p.column))
+    }
+
     fn find(&self, map: &HashMap<Vec<Seg>, Position>, path: &[Seg]) -> Position {
         (0..=path.len())
             .rev()

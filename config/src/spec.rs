@@ -194,7 +194,7 @@ pub struct ColumnSpec {
 pub struct TranslateSpec {
     /// Exact raw value -> name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub map: IndexMap<String, Scalar>,
+    pub map: IndexMap<Scalar, Scalar>,
     /// Regex -> name, tried in order when no exact entry matched.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub regex: IndexMap<String, Scalar>,
@@ -307,7 +307,7 @@ pub struct ArchiveSpec {
 }
 
 /// A scalar written as text, a number or a boolean; kept as its text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Scalar(
     /// The scalar's text.

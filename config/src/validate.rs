@@ -91,42 +91,37 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
     let mut seen: HashMap<String, Diagnostic> = HashMap::new();
     let mut archives = Vec::new();
     for (file, text) in texts {
-        let spec: ConfigSpec = match serde_yaml_ng::from_str(text) {
-            Ok(spec) => spec,
-            Err(e) => {
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((1, 1));
-                diags.push(Diagnostic {
-                    file: file.clone(),
-                    line,
-                    column,
-                    message: yaml_message(&e.to_string()),
-                });
+        let loc = Locator::new(text);
+        let (spec, shape_errors) = match parse_spec(file, text, &loc) {
+            Ok(parsed) => parsed,
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
-        let ctx = Ctx {
+        diags.extend(shape_errors);
+        let mut ctx = Ctx {
             file,
             dir: file.parent().unwrap_or(Path::new(".")),
-            loc: Locator::new(text),
+            loc,
             opts,
             diags: Vec::new(),
         };
-        let mut ctx = ctx;
-        for (i, m) in spec.monitors.iter().enumerate() {
+        for (i, m) in &spec {
+            let i = *i;
             let at = vec![Seg::from("monitors"), Seg::Index(i), Seg::from("name")];
             let here = ctx.diag_at(&at, String::new());
             if let Some(first) = seen.get(&m.name) {
+                let place = if first.file == *file {
+                    format!("line {}", first.line)
+                } else {
+                    format!("{}:{}", first.file.display(), first.line)
+                };
                 ctx.error(
                     &at,
                     format!(
-                        "duplicate monitor name `{}` (first defined at {}:{}:{}); monitor names must be unique across all files",
-                        m.name,
-                        first.file.display(),
-                        first.line,
-                        first.column
+                        "duplicate monitor name `{}` (first defined at {place}); monitor names must be unique across all files",
+                        m.name
                     ),
                 );
             } else {
@@ -170,6 +165,63 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
         diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         Err(Error::Invalid(diags))
     }
+}
+
+/// The top level of a file, with each monitor kept as YAML so that one
+/// malformed monitor does not hide the errors of the others.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shape {
+    #[serde(default)]
+    monitors: Vec<serde_yaml_ng::Value>,
+}
+
+/// Parses a file: a syntax or top-level error is returned alone; each
+/// monitor that does not fit the format becomes a diagnostic and is left out.
+/// Monitors that fit the format, each with its index in the file.
+type Parsed = Vec<(usize, MonitorSpec)>;
+
+fn parse_spec(
+    file: &Path,
+    text: &str,
+    loc: &Locator,
+) -> Result<(Parsed, Vec<Diagnostic>), Diagnostic> {
+    let shape: Shape = serde_yaml_ng::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: yaml_message(&e.to_string()),
+        }
+    })?;
+    let mut spec = Vec::new();
+    let mut diags = Vec::new();
+    for (i, value) in shape.monitors.into_iter().enumerate() {
+        match serde_yaml_ng::from_value::<MonitorSpec>(value) {
+            Ok(m) => spec.push((i, m)),
+            Err(e) => {
+                let message = yaml_message(&e.to_string());
+                let base = [Seg::from("monitors"), Seg::Index(i)];
+                let field = message
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split('`').next());
+                let pos = field
+                    .and_then(|f| loc.key_named(&base, f))
+                    .unwrap_or_else(|| loc.value(&base));
+                diags.push(Diagnostic {
+                    file: file.to_path_buf(),
+                    line: pos.line,
+                    column: pos.column,
+                    message: format!("monitor {}: {message}", i + 1),
+                });
+            }
+        }
+    }
+    Ok((spec, diags))
 }
 
 /// Makes serde's messages read as advice ("unknown field `x`, expected one of …").
@@ -798,7 +850,7 @@ impl Ctx<'_> {
                     map: t
                         .map
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.0.clone()))
+                        .map(|(k, v)| (k.0.clone(), v.0.clone()))
                         .collect(),
                     regex,
                     default: t.default.as_ref().map(|s| s.0.clone()),
@@ -824,6 +876,7 @@ impl Ctx<'_> {
             Err(e) => {
                 let detail = e.to_string();
                 let last = detail.lines().last().unwrap_or("").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
                 self.error(
                     path,
                     format!("invalid regex `{pattern}`: {last}; fix the pattern (regex crate syntax, no look-around)"),
