@@ -90,11 +90,7 @@ impl Extreme {
     pub fn merge_min(&mut self, other: Extreme) {
         match (self, other) {
             (Extreme::Int(a), Extreme::Int(b)) => *a = (*a).min(b),
-            (Extreme::Float(a), Extreme::Float(b)) => {
-                if b.total_cmp(a).is_lt() {
-                    *a = b;
-                }
-            }
+            (Extreme::Float(a), Extreme::Float(b)) if b.total_cmp(a).is_lt() => *a = b,
             _ => {}
         }
     }
@@ -103,11 +99,7 @@ impl Extreme {
     pub fn merge_max(&mut self, other: Extreme) {
         match (self, other) {
             (Extreme::Int(a), Extreme::Int(b)) => *a = (*a).max(b),
-            (Extreme::Float(a), Extreme::Float(b)) => {
-                if b.total_cmp(a).is_gt() {
-                    *a = b;
-                }
-            }
+            (Extreme::Float(a), Extreme::Float(b)) if b.total_cmp(a).is_gt() => *a = b,
             _ => {}
         }
     }

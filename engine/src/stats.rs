@@ -25,7 +25,7 @@ enum StatOp {
     /// Counts a text in a string column, or in the line when `None`.
     Occurrences {
         column: Option<usize>,
-        finder: Finder<'static>,
+        finder: Box<Finder<'static>>,
     },
     /// Adds two columns.
     Ratio(NumColumn, NumColumn),
@@ -98,7 +98,7 @@ impl StatsFold {
                             }
                         }
                     }
-                    let finder = Finder::new(text.as_bytes()).into_owned();
+                    let finder = Box::new(Finder::new(text.as_bytes()).into_owned());
                     (
                         StatOp::Occurrences {
                             column: *column,

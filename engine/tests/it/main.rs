@@ -5,7 +5,6 @@ mod archive;
 mod errors;
 mod merge;
 mod stats;
-mod throughput;
 mod top;
 
 use std::sync::Arc;

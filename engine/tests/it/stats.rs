@@ -444,7 +444,8 @@ fn numeric_keys_render_as_text() {
         ],
     );
     let (out, _) = run(&m, &[b]);
-    let got: Vec<(Vec<(String, String)>, Option<Value>)> = rows(&out)
+    type Keys = Vec<(String, String)>;
+    let got: Vec<(Keys, Option<Value>)> = rows(&out)
         .into_iter()
         .map(|r| (r.keys.clone(), r.value("count")))
         .collect();
@@ -466,4 +467,36 @@ fn numeric_keys_render_as_text() {
             (key("ab", "-5", "0.5"), Some(Value::Int(2))),
         ]
     );
+}
+
+proptest::proptest! {
+    #[test]
+    fn batch_boundaries_do_not_matter(
+        rows in proptest::collection::vec((0i64..400_000, 0usize..3, -50i64..50), 1..60),
+        cuts in proptest::collection::vec(0usize..64, 0..8),
+    ) {
+        let mut m = stats_monitor();
+        m.key_limit = 2;
+        m.lateness_secs = 60;
+        let hosts = ["a", "b", "c"];
+        let times: Vec<i64> = rows.iter().map(|r| T0 + r.0).collect();
+        let b = batch(
+            &times,
+            vec![
+                s(&rows.iter().map(|r| hosts[r.1]).collect::<Vec<_>>()),
+                i(&rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+                f(&rows.iter().map(|r| r.2 as f64 / 2.0).collect::<Vec<_>>()),
+                s(&rows.iter().map(|r| hosts[r.1]).collect::<Vec<_>>()),
+                s(&rows.iter().map(|r| hosts[r.1]).collect::<Vec<_>>()),
+            ],
+        );
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (rows.len() + 1)).collect();
+        bounds.extend([0, rows.len()]);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let chunks: Vec<_> = bounds.windows(2).map(|w| b.slice(w[0], w[1] - w[0])).collect();
+        let whole = run(&m, std::slice::from_ref(&b));
+        proptest::prop_assert_eq!(run(&m, &chunks), whole.clone());
+        proptest::prop_assert_eq!(run(&m, &one_by_one(&b)), whole);
+    }
 }

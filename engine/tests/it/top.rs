@@ -134,7 +134,14 @@ fn record_top_keeps_the_extreme_lines_per_key() {
         ],
     );
     let (out, _) = run(&m, std::slice::from_ref(&b));
-    let got: Vec<(i64, &str, Option<u32>, Vec<(String, Value)>, Option<&str>)> = out
+    type Got<'a> = (
+        i64,
+        &'a str,
+        Option<u32>,
+        Vec<(String, Value)>,
+        Option<&'a str>,
+    );
+    let got: Vec<Got> = out
         .iter()
         .flat_map(|b| b.rows.iter())
         .map(|r| {
