@@ -63,6 +63,10 @@ enum Command {
         /// How many malformed lines to describe per monitor on stderr.
         #[arg(long, default_value_t = 5, value_name = "N")]
         show_errors: usize,
+        /// Threads that cut lines (default: one per core). The result is
+        /// the same whatever the number.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
 }
 
@@ -97,12 +101,15 @@ fn main() -> ExitCode {
             monitor,
             format,
             show_errors,
+            threads,
         } => replay::run(&replay::Options {
             config,
             logs,
             monitor,
             format,
             show_errors,
+            threads: threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         }),
     };
     match result {

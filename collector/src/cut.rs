@@ -289,6 +289,12 @@ impl Cutter {
         self.counters
     }
 
+    /// Takes the counters collected since the last call (for callers that
+    /// sum the work of several cutters of one monitor).
+    pub fn take_counters(&mut self) -> Counters {
+        std::mem::take(&mut self.counters)
+    }
+
     /// Counts a line that failed before it could be cut (encoding, length).
     pub fn reject(&mut self) {
         self.counters.lines += 1;

@@ -1,32 +1,30 @@
 //! `vigil replay`: run monitors over log files as if they were tailed.
 //!
 //! Each file is read once per group of monitors that decode it alike
-//! (encoding, line bound, multi-line rule); every event goes to each
-//! monitor's [`Cutter`], whose batches go to the monitor's engine
-//! [`Aggregator`]. Minutes are drained as soon as no line can still reach
-//! them (the lateness window has passed), so memory does not grow with the
-//! file; archive monitors roll up the drained minutes of their source.
+//! (encoding, line bound, multi-line rule) into numbered chunks of events
+//! (`chunk`). Chunks are cut into Arrow batches by one [`Cutter`] per
+//! monitor, on several threads; the batches are handed to each monitor's
+//! engine [`Aggregator`] strictly in file order, so the result is the same
+//! whatever the number of threads. Minutes are drained as soon as no line
+//! can still reach them (the lateness window has passed), so memory does not
+//! grow with the file; archive monitors roll up the drained minutes of their
+//! source.
 
-use std::fs::File;
+mod chunk;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{anyhow, bail, Context, Result};
 use vigil_collector::cut::{CutError, Cutter};
-use vigil_collector::decode::Decoder;
-use vigil_collector::multiline::Joiner;
-use vigil_collector::reader::{LineReader, RawLine};
 use vigil_config::{Config, Encoding, Kind, Monitor};
 use vigil_engine::{Aggregator, ArchiveAggregator, ClosedBucket};
 use vigil_model::{Counters, MinuteRow};
 
 use crate::output;
 use crate::Format;
-
-/// Files above this size get a progress bar on stderr.
-const PROGRESS_BYTES: u64 = 100 * 1024 * 1024;
 
 /// What `vigil replay` was asked to do.
 #[derive(Debug, Clone)]
@@ -41,22 +39,30 @@ pub struct Options {
     pub format: Format,
     /// Malformed lines described per monitor.
     pub show_errors: usize,
+    /// Threads that cut lines (1 = all work on the main thread).
+    pub threads: usize,
 }
 
 /// Runs `vigil replay` and prints its output to stdout.
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let config = crate::check::load(&opts.config)?;
-    let result = replay(&config, &opts.logs, opts.monitor.as_deref(), |e| {
-        if e.shown_for_monitor <= opts.show_errors {
-            eprintln!(
-                "{}:{}: {}: {}",
-                e.file.display(),
-                e.line,
-                e.monitor,
-                e.error
-            );
-        }
-    })?;
+    let result = replay(
+        &config,
+        &opts.logs,
+        opts.monitor.as_deref(),
+        opts.threads,
+        |e| {
+            if e.shown_for_monitor <= opts.show_errors {
+                eprintln!(
+                    "{}:{}: {}: {}",
+                    e.file.display(),
+                    e.line,
+                    e.monitor,
+                    e.error
+                );
+            }
+        },
+    )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     output::write(&mut out, opts.format, &config, &result)?;
@@ -87,8 +93,10 @@ pub struct ReplayResult {
 
 /// One minute-level monitor being replayed.
 struct Run {
-    cutter: Cutter,
+    monitor: Arc<Monitor>,
     aggregator: Aggregator,
+    /// Lines seen, parsed, malformed and filtered by the cutters.
+    counters: Counters,
     /// Indexes into the archive runs fed by this monitor.
     archives: Vec<usize>,
     /// Buckets drained from the aggregator, not yet delivered.
@@ -107,6 +115,7 @@ pub fn replay(
     config: &Config,
     logs: &[PathBuf],
     only: Option<&str>,
+    threads: usize,
     mut on_error: impl FnMut(&LineError),
 ) -> Result<ReplayResult> {
     let selected = select(config, only)?;
@@ -117,10 +126,9 @@ pub fn replay(
         if let Kind::Archive(_) = m.kind {
             continue;
         }
-        let cutter = Cutter::new(m.clone(), now_ms)
-            .with_context(|| format!("monitor {} has no source or time rule", m.name))?;
         runs.push(Run {
-            cutter,
+            monitor: m.clone(),
+            counters: Counters::default(),
             aggregator: Aggregator::new(m.clone())?,
             archives: Vec::new(),
             drained: Vec::new(),
@@ -129,10 +137,10 @@ pub fn replay(
     }
     for m in &selected {
         if let Kind::Archive(a) = &m.kind {
-            let Some(run) = runs.iter_mut().find(|r| r.cutter.monitor().name == a.of) else {
+            let Some(run) = runs.iter_mut().find(|r| r.monitor.name == a.of) else {
                 continue;
             };
-            let source = run.cutter.monitor().clone();
+            let source = run.monitor.clone();
             run.archives.push(archives.len());
             archives.push(ArchiveRun {
                 monitor: m.clone(),
@@ -162,18 +170,21 @@ pub fn replay(
             continue;
         }
         for group in groups(&runs, &targets) {
-            feed_file(log, &mut runs, &group, &mut on_error)?;
+            let feed = Feed {
+                log,
+                group: &group,
+                now_ms,
+            };
+            feed.run(&mut runs, threads, &mut on_error)?;
             for &r in &group {
-                flush(&mut runs[r])?;
-                deliver(&mut runs[r], &mut archives, &mut rows)?;
+                deliver(&mut runs[r], &mut archives, &mut rows);
             }
         }
     }
     for run in &mut runs {
-        flush(run)?;
         let rest = run.aggregator.drain_all();
         run.drained.extend(rest);
-        deliver(run, &mut archives, &mut rows)?;
+        deliver(run, &mut archives, &mut rows);
     }
     for a in &mut archives {
         rows.extend(a.aggregator.drain_all());
@@ -187,11 +198,9 @@ pub fn replay(
 
     let mut counters = Vec::new();
     for run in &runs {
-        let mut c = run.cutter.counters();
-        let e = run.aggregator.counters();
-        c.key_dropped += e.key_dropped;
-        c.late += e.late;
-        counters.push((run.cutter.monitor().name.clone(), c));
+        let mut c = run.counters;
+        run.aggregator.counters().add_to(&mut c);
+        counters.push((run.monitor.name.clone(), c));
     }
     for a in &archives {
         counters.push((a.monitor.name.clone(), Counters::default()));
@@ -226,7 +235,7 @@ fn select(config: &Config, only: Option<&str>) -> Result<Vec<Arc<Monitor>>> {
 fn source_files(runs: &[Run]) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = Vec::new();
     for run in runs {
-        let Some(source) = &run.cutter.monitor().source else {
+        let Some(source) = &run.monitor.source else {
             continue;
         };
         for pattern in &source.paths {
@@ -261,7 +270,7 @@ fn targets(runs: &[Run], log: &Path, explicit: bool) -> Vec<usize> {
     let name = log.file_name().map(|n| n.to_string_lossy().into_owned());
     (0..runs.len())
         .filter(|&i| {
-            let Some(source) = &runs[i].cutter.monitor().source else {
+            let Some(source) = &runs[i].monitor.source else {
                 return false;
             };
             source.paths.iter().any(|p| {
@@ -284,7 +293,7 @@ fn targets(runs: &[Run], log: &Path, explicit: bool) -> Vec<usize> {
 fn groups(runs: &[Run], targets: &[usize]) -> Vec<Vec<usize>> {
     let mut groups: Vec<(ReadKey, Vec<usize>)> = Vec::new();
     for &t in targets {
-        let key = ReadKey::of(runs[t].cutter.monitor());
+        let key = ReadKey::of(&runs[t].monitor);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(t),
             None => groups.push((key, vec![t])),
@@ -316,161 +325,125 @@ impl ReadKey {
     }
 }
 
-/// Reads one file for one group of runs.
-fn feed_file(
-    log: &Path,
-    runs: &mut [Run],
-    group: &[usize],
-    on_error: &mut impl FnMut(&LineError),
-) -> Result<()> {
-    let Some(source) = runs[group[0]].cutter.monitor().source.clone() else {
-        return Ok(());
-    };
-    let file = File::open(log).with_context(|| format!("cannot open {}", log.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = (size > PROGRESS_BYTES).then(|| progress_bar(log, size));
-    let mut reader = LineReader::new(file, source.max_line_bytes);
-    let mut decoder = Decoder::new(source.encoding);
-    let mut joiner = source
-        .multiline
-        .as_ref()
-        .map(|ml| Joiner::new(ml.start.clone(), ml.max_lines));
-    let mut feed = Feed {
-        log,
-        runs,
-        group,
-        on_error,
-    };
-    let mut line_no: u64 = 0;
-    // Line number of the first line of the event the joiner holds.
-    let mut event_start: u64 = 1;
-    loop {
-        let offset_before = reader.offset();
-        let raw = reader
-            .next_line()
-            .with_context(|| format!("cannot read {}", log.display()))?;
-        let Some(raw) = raw else { break };
-        line_no += 1;
-        if let Some(p) = &progress {
-            if line_no % 65_536 == 0 {
-                p.set_position(offset_before);
-            }
-        }
-        let bytes = match raw {
-            RawLine::Line(b) => b,
-            RawLine::TooLong { len } => {
-                let e = CutError::TooLong {
-                    len,
-                    max: source.max_line_bytes,
-                };
-                feed.reject(line_no, &e);
-                continue;
-            }
-        };
-        let text = match decoder.decode(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                feed.reject(line_no, &CutError::Encoding(e.to_string()));
-                continue;
-            }
-        };
-        match &mut joiner {
-            None => feed.line(line_no, &text)?,
-            Some(j) => {
-                let starts = j.push(&text);
-                if let Some(event) = starts {
-                    feed.line(event_start, &event)?;
-                    event_start = line_no;
-                }
-            }
-        }
-    }
-    if let Some(event) = joiner.as_mut().and_then(Joiner::finish) {
-        feed.line(event_start, &event)?;
-    }
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    Ok(())
-}
-
-fn progress_bar(log: &Path, size: u64) -> ProgressBar {
-    let bar = ProgressBar::new(size);
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style.progress_chars("=> "));
-    bar.set_message(log.display().to_string());
-    bar
-}
-
-/// Hands events of one file to a group of runs.
-struct Feed<'a, F> {
+/// One file read for one group of runs.
+struct Feed<'a> {
     log: &'a Path,
-    runs: &'a mut [Run],
     group: &'a [usize],
-    on_error: &'a mut F,
+    now_ms: i64,
 }
 
-impl<F: FnMut(&LineError)> Feed<'_, F> {
-    fn reject(&mut self, line: u64, error: &CutError) {
-        for &r in self.group {
-            let run = &mut self.runs[r];
-            run.cutter.reject();
-            run.errors += 1;
-            (self.on_error)(&LineError {
-                file: self.log,
-                line,
-                monitor: &run.cutter.monitor().name,
-                error,
-                shown_for_monitor: run.errors,
+impl Feed<'_> {
+    /// Reads the file, cuts it on `threads` threads, and applies the cuts to
+    /// the runs in file order.
+    fn run(
+        &self,
+        runs: &mut [Run],
+        threads: usize,
+        on_error: &mut impl FnMut(&LineError),
+    ) -> Result<()> {
+        let monitors: Vec<Arc<Monitor>> = self
+            .group
+            .iter()
+            .map(|&r| runs[r].monitor.clone())
+            .collect();
+        let Some(source) = monitors[0].source.clone() else {
+            return Ok(());
+        };
+        if threads <= 1 {
+            let mut cutters = self.cutters(&monitors)?;
+            return chunk::read_chunks(self.log, &source, &mut |c| {
+                let cut = chunk::cut_chunk(&mut cutters, &c);
+                self.apply(runs, cut, on_error)
             });
         }
+        std::thread::scope(|scope| {
+            let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<chunk::Chunk>(threads * 2);
+            let (cut_tx, cut_rx) = crossbeam_channel::bounded::<chunk::Cut>(threads * 2);
+            for _ in 0..threads {
+                let mut cutters = self.cutters(&monitors)?;
+                let (rx, tx) = (chunk_rx.clone(), cut_tx.clone());
+                scope.spawn(move || {
+                    for c in rx {
+                        if tx.send(chunk::cut_chunk(&mut cutters, &c)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop((chunk_rx, cut_tx));
+            let source = &source;
+            let reader = scope.spawn(move || {
+                chunk::read_chunks(self.log, source, &mut |c| {
+                    chunk_tx
+                        .send(c)
+                        .map_err(|_| anyhow!("replay stopped before the end of the file"))
+                })
+            });
+            // Cuts arrive in any order; apply them in file order.
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            for cut in cut_rx {
+                waiting.insert(cut.seq, cut);
+                while let Some(cut) = waiting.remove(&next) {
+                    self.apply(runs, cut, on_error)?;
+                    next += 1;
+                }
+            }
+            reader
+                .join()
+                .map_err(|_| anyhow!("the reader of {} panicked", self.log.display()))?
+        })
     }
 
-    fn line(&mut self, line: u64, text: &str) -> Result<()> {
-        for &r in self.group {
-            let run = &mut self.runs[r];
-            if let Err(e) = run.cutter.push(text) {
+    fn cutters(&self, monitors: &[Arc<Monitor>]) -> Result<Vec<Cutter>> {
+        monitors
+            .iter()
+            .map(|m| {
+                Cutter::new(m.clone(), self.now_ms)
+                    .with_context(|| format!("monitor {} has no source or time rule", m.name))
+            })
+            .collect()
+    }
+
+    /// Hands one chunk's cuts to the runs' aggregators and drains the
+    /// minutes no later line can reach.
+    fn apply(
+        &self,
+        runs: &mut [Run],
+        cut: chunk::Cut,
+        on_error: &mut impl FnMut(&LineError),
+    ) -> Result<()> {
+        for (&r, mc) in self.group.iter().zip(cut.monitors) {
+            let run = &mut runs[r];
+            run.counters.add(&mc.counters);
+            for (line, error) in &mc.errors {
                 run.errors += 1;
-                (self.on_error)(&LineError {
+                on_error(&LineError {
                     file: self.log,
-                    line,
-                    monitor: &run.cutter.monitor().name,
-                    error: &e,
+                    line: *line,
+                    monitor: &run.monitor.name,
+                    error,
                     shown_for_monitor: run.errors,
                 });
             }
-            if run.cutter.batch_full() {
-                flush(run)?;
+            let Some(batch) = mc.batch else { continue };
+            run.aggregator.push(&batch)?;
+            if let Some(newest) = run.aggregator.newest_ms() {
+                let lateness_ms = run.monitor.lateness_secs * 1000;
+                let closed = run.aggregator.drain_closed(newest - lateness_ms);
+                run.drained.extend(closed);
             }
         }
         Ok(())
     }
 }
 
-/// Hands a full batch to the engine and drains minutes no line can reach.
-fn flush(run: &mut Run) -> Result<()> {
-    let Some(batch) = run.cutter.take_batch() else {
-        return Ok(());
-    };
-    run.aggregator.push(&batch)?;
-    if let Some(newest) = run.aggregator.newest_ms() {
-        let lateness_ms = run.cutter.monitor().lateness_secs * 1000;
-        let closed = run.aggregator.drain_closed(newest - lateness_ms);
-        run.drained.extend(closed);
-    }
-    Ok(())
-}
-
 /// Hands drained buckets to the output rows and to the archives of the run.
-fn deliver(run: &mut Run, archives: &mut [ArchiveRun], rows: &mut Vec<MinuteRow>) -> Result<()> {
+fn deliver(run: &mut Run, archives: &mut [ArchiveRun], rows: &mut Vec<MinuteRow>) {
     for bucket in run.drained.drain(..) {
         for &a in &run.archives {
             archives[a].aggregator.push(&bucket);
         }
         rows.extend(bucket.rows);
     }
-    Ok(())
 }
