@@ -149,8 +149,10 @@ impl TimeParser {
         match &self.kind {
             Kind::Normal => self.parse_normal(b),
             Kind::Apache => self.parse_apache(b),
-            Kind::Long => epoch_digits(b),
-            Kind::ShortLong => epoch_digits(b)?.checked_mul(1000),
+            Kind::Long => epoch_digits(b).filter(|ms| *ms <= MAX_EPOCH_MS),
+            Kind::ShortLong => epoch_digits(b)?
+                .checked_mul(1000)
+                .filter(|ms| *ms <= MAX_EPOCH_MS),
             Kind::MonthFirst => self.parse_month_first(b),
             Kind::Revert => self.parse_revert(b),
             Kind::MonthFirst2 => self.parse_month_first2(b),
@@ -319,6 +321,10 @@ fn month_abbr(b: &[u8]) -> Option<u32> {
         _ => return None,
     })
 }
+
+/// The last millisecond of year 9999 UTC: later epoch values are not times
+/// a log can carry (and could not be shown as a date).
+const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
 
 /// A non-empty run of ASCII digits that fits in an `i64` (no sign).
 #[inline]

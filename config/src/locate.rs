@@ -102,7 +102,7 @@ impl Locator {
 }
 
 enum Frame {
-    Map { key: Option<String> },
+    Map { key: Option<String>, keys: usize },
     Seq { next: usize },
 }
 
@@ -118,17 +118,26 @@ impl Builder {
     /// Called at the start of every node; returns true when the node is a
     /// mapping key rather than a value.
     fn begin_node(&mut self, mark: Marker, scalar: Option<&str>) -> bool {
-        match self.stack.last_mut() {
-            Some(Frame::Map { key }) if key.is_none() => {
-                // A key: only scalar keys are addressable.
-                let name = scalar.unwrap_or("").to_string();
-                let mut path = self.path.clone();
-                path.push(Seg::Key(name.clone()));
-                self.keys.insert(path, mark.into());
+        let at_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+        if at_key {
+            // A key: only scalar keys are addressable.
+            let name = scalar.unwrap_or("").to_string();
+            let mut path = self.path.clone();
+            path.push(Seg::Key(name.clone()));
+            self.keys.insert(path, mark.into());
+            if let Some(Frame::Map { key, keys }) = self.stack.last_mut() {
                 *key = Some(name);
-                return true;
+                *keys += 1;
+                if *keys == 1 {
+                    // A block mapping is marked at its first `:`; its first
+                    // key is where a reader sees it start.
+                    self.values.insert(self.path.clone(), mark.into());
+                }
             }
-            Some(Frame::Map { key }) => {
+            return true;
+        }
+        match self.stack.last_mut() {
+            Some(Frame::Map { key, .. }) => {
                 let name = key.take().unwrap_or_default();
                 self.path.push(Seg::Key(name));
             }
@@ -163,7 +172,7 @@ impl MarkedEventReceiver for Builder {
             Event::Alias(_) => self.leaf(mark, None),
             Event::MappingStart(..) => {
                 self.begin_node(mark, None);
-                self.stack.push(Frame::Map { key: None });
+                self.stack.push(Frame::Map { key: None, keys: 0 });
             }
             Event::SequenceStart(..) => {
                 self.begin_node(mark, None);

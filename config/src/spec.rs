@@ -306,7 +306,8 @@ pub struct ArchiveSpec {
     pub periods: Vec<String>,
 }
 
-/// A scalar written as text, a number or a boolean; kept as its text.
+/// A scalar written as text, a number or a boolean; kept as its text,
+/// exactly as written (`1.0` stays `1.0`, `0x10` stays `0x10`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Scalar(
@@ -349,6 +350,8 @@ impl<'de> Deserialize<'de> for Scalar {
                 Ok(Scalar(v.to_string()))
             }
         }
-        d.deserialize_any(V)
+        // A YAML deserializer hands a scalar's text as written to visit_str;
+        // the number and boolean visits serve deserializers without text.
+        d.deserialize_str(V)
     }
 }

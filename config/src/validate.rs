@@ -186,6 +186,11 @@ fn parse_spec(
     text: &str,
     loc: &Locator,
 ) -> Result<(Parsed, Vec<Diagnostic>), Diagnostic> {
+    // The direct read keeps scalars as written; the per-monitor read below
+    // (through YAML values) only serves to report every shape error.
+    if let Ok(spec) = serde_yaml_ng::from_str::<ConfigSpec>(text) {
+        return Ok((spec.monitors.into_iter().enumerate().collect(), Vec::new()));
+    }
     let shape: Shape = serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
