@@ -667,7 +667,9 @@ mod tests {
         let mut long = parser("long", BERLIN);
         assert_eq!(long.parse("1476064860000"), Some(1_476_064_860_000));
         assert_eq!(long.parse("0"), Some(0));
-        assert_eq!(long.parse("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(long.parse("253402300799999"), Some(MAX_EPOCH_MS));
+        assert_eq!(long.parse("253402300800000"), None);
+        assert_eq!(long.parse("9223372036854775807"), None);
         for bad in [
             "",
             "-1476064860000",
