@@ -158,6 +158,15 @@ pub fn count_newlines(path: &Path) -> Result<Count> {
     Ok(count)
 }
 
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), to tell a quiet
+/// machine from a busy one next to the figures; `?` where unavailable.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".to_string())
+}
+
 /// Formats a rate with an SI suffix (`1.23 M`).
 pub fn si(v: f64) -> String {
     if v >= 1e9 {

@@ -38,7 +38,7 @@ use arrow::record_batch::RecordBatch;
 use clap::Parser;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use vigil_benches::{ensure_log, si, write_monitor_yaml, LogSpec, MONITOR_NAME};
+use vigil_benches::{ensure_log, load_average, si, write_monitor_yaml, LogSpec, MONITOR_NAME};
 use vigil_collector::cut::Cutter;
 use vigil_collector::decode::Decoder;
 use vigil_collector::reader::{LineReader, RawLine};
@@ -134,6 +134,7 @@ fn bench(cli: &Cli) -> Result<()> {
         cores
     );
 
+    let load_before = load_average();
     // Stages before the aggregation: read + decode, then read + decode + cut.
     let mut read_times = Vec::new();
     let mut cut_times = Vec::new();
@@ -253,20 +254,26 @@ fn bench(cli: &Cli) -> Result<()> {
         "verified: {} groups, sum(total) = {total}, sum(success) = {success}, identical per group in both",
         engine_groups.len()
     );
+    // Throughput ratio: above 1 the engine is faster.
     let mut summary = format!(
-        "engine {} rows/s vs DataFusion {} rows/s on 1 thread: engine is {:.2}x",
+        "engine {} rows/s, DataFusion {} rows/s on 1 thread: engine/DataFusion = {:.2}",
         si(per_s(rows as f64, engine)),
         si(per_s(rows as f64, df1)),
         df1.as_secs_f64() / engine.as_secs_f64()
     );
     if let Some(t) = dfn {
         summary.push_str(&format!(
-            "; DataFusion on {cores} threads {} rows/s ({:.2}x of the engine's time)",
+            "; DataFusion on {cores} threads {} rows/s: engine/DataFusion = {:.2}",
             si(per_s(rows as f64, t)),
             t.as_secs_f64() / engine.as_secs_f64()
         ));
     }
     println!("{summary}");
+    println!(
+        "(best of {} runs; load average before {load_before}, after {})",
+        cli.runs,
+        load_average()
+    );
     Ok(())
 }
 

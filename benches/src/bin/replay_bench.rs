@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use vigil_benches::{count_newlines, ensure_log, si, write_monitor_yaml, LogSpec, MONITOR_NAME};
+use vigil_benches::{
+    count_newlines, ensure_log, load_average, si, write_monitor_yaml, LogSpec, MONITOR_NAME,
+};
 
 /// Lines per second `vigil replay` must reach on one core.
 const TARGET_LINES_PER_SEC: f64 = 1_000_000.0;
@@ -181,6 +183,7 @@ fn bench(cli: &Cli) -> Result<ExitCode> {
         c
     };
 
+    let load_before = load_average();
     let mut in_process = Vec::new();
     let mut count_samples = [Vec::new(), Vec::new()];
     let mut replay_samples = [Vec::new(), Vec::new()];
@@ -244,7 +247,12 @@ fn bench(cli: &Cli) -> Result<ExitCode> {
     row("newline count, all cores", &count[1], &count[1], true);
     row("vigil replay, 1 core", &replay[0], &count[0], true);
     row("vigil replay, all cores", &replay[1], &count[1], true);
-    println!("(ratio: throughput ÷ the newline count's in the same setting; best of {} runs; peak RSS: highest of all runs)", cli.runs);
+    println!(
+        "(ratio: throughput / the newline count's in the same setting; best of {} runs; \
+         peak RSS: highest of all runs; load average before {load_before}, after {})",
+        cli.runs,
+        load_average()
+    );
 
     let one_core = rate(&replay[0]);
     let peak = replay[0].max_rss.max(replay[1].max_rss);
