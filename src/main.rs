@@ -63,8 +63,9 @@ enum Command {
         /// How many malformed lines to describe per monitor on stderr.
         #[arg(long, default_value_t = 5, value_name = "N")]
         show_errors: usize,
-        /// Threads that cut lines (default: one per core). The result is
-        /// the same whatever the number.
+        /// Threads that cut lines (default: one per core, at most 8, which
+        /// keeps peak memory near 100 MB). The result is the same whatever
+        /// the number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
@@ -79,6 +80,17 @@ pub enum Format {
     Csv,
     /// One JSON object per line: rows, then each monitor's counters.
     Json,
+}
+
+/// Most cutting threads `vigil replay` starts by itself: each holds chunks
+/// in flight, so memory grows with the thread count (about 100 MB at 8).
+const MAX_DEFAULT_THREADS: usize = 8;
+
+/// One cutting thread per core, at most [`MAX_DEFAULT_THREADS`].
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DEFAULT_THREADS)
 }
 
 fn main() -> ExitCode {
@@ -108,8 +120,7 @@ fn main() -> ExitCode {
             monitor,
             format,
             show_errors,
-            threads: threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads: threads.unwrap_or_else(default_threads),
         }),
     };
     match result {

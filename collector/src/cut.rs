@@ -125,13 +125,32 @@ impl Builder {
         }
     }
 
+    /// The collected array; the builder starts again with room for a batch
+    /// like this one (arrow's `finish` leaves it with no capacity at all).
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Str(b) => Arc::new(b.finish()),
-            Builder::Int(b) => Arc::new(b.finish()),
-            Builder::Float(b) => Arc::new(b.finish()),
+            Builder::Str(b) => Arc::new(finish_strings(b)),
+            Builder::Int(b) => {
+                let array = b.finish();
+                *b = Int64Builder::with_capacity(BATCH_ROWS);
+                Arc::new(array)
+            }
+            Builder::Float(b) => {
+                let array = b.finish();
+                *b = Float64Builder::with_capacity(BATCH_ROWS);
+                Arc::new(array)
+            }
         }
     }
+}
+
+/// Finishes a string builder and re-creates it with as much text room as
+/// this batch needed, so the next batch does not regrow from nothing.
+fn finish_strings(b: &mut StringBuilder) -> arrow::array::StringArray {
+    let bytes = b.values_slice().len();
+    let array = b.finish();
+    *b = StringBuilder::with_capacity(BATCH_ROWS, bytes);
+    array
 }
 
 /// Field boundaries of a line split by one delimiter, computed once per line
@@ -332,9 +351,10 @@ impl Cutter {
         self.rows = 0;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.builders.len() + 2);
         columns.push(Arc::new(self.times.finish()));
+        self.times = Int64Builder::with_capacity(BATCH_ROWS);
         columns.extend(self.builders.iter_mut().map(Builder::finish));
         if let Some(lines) = &mut self.lines {
-            columns.push(Arc::new(lines.finish()));
+            columns.push(Arc::new(finish_strings(lines)));
         }
         // The builders are filled in lockstep with the schema built in `new`,
         // so a mismatch is a bug in this module, reported rather than hidden.
