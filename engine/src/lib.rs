@@ -18,6 +18,9 @@
 //! - [`EngineCounters`] counts the rows dropped as late or over the key limit;
 //!   add them into [`vigil_model::Counters`] with [`EngineCounters::add_to`].
 //! - [`Error`] names the monitor (and column) a batch or a setting failed on.
+//! - [`store::MinuteStore`] keeps closed rows as Parquet files partitioned by
+//!   monitor and UTC hour, reads ranges back (newest amendment wins) and
+//!   deletes partitions past the retention.
 //!
 //! # Input contract
 //!
@@ -58,6 +61,7 @@ mod output;
 pub mod partial;
 mod service;
 mod stats;
+pub mod store;
 mod top;
 
 pub use aggregate::{Aggregator, ClosedBucket, EngineCounters};

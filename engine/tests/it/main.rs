@@ -5,6 +5,7 @@ mod archive;
 mod errors;
 mod merge;
 mod stats;
+mod store;
 mod top;
 
 use std::sync::Arc;
