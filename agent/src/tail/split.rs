@@ -1,0 +1,134 @@
+//! Reading the complete lines of a file from an offset, bounded in memory.
+
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+
+/// Size of each `read` call.
+const CHUNK: usize = 64 * 1024;
+
+/// The complete lines read from one offset to end of file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lines {
+    /// Lines without their `\n` and without one trailing `\r`.
+    pub(crate) lines: Vec<Vec<u8>>,
+    /// Lines longer than the bound, skipped.
+    pub(crate) too_long: u64,
+    /// Offset just after the last complete line (the start offset if none).
+    pub(crate) end: u64,
+}
+
+/// Reads every complete (`\n`-terminated) line of `file` from `start` to end
+/// of file. A final line without `\n` is left unread: `end` stops before it.
+/// A line longer than `max_line_bytes` (after dropping one trailing `\r`) is
+/// counted in `too_long` and never held in memory beyond `max_line_bytes + 1`
+/// bytes.
+pub(crate) fn read_lines<F: Read + Seek>(
+    file: &mut F,
+    start: u64,
+    max_line_bytes: usize,
+) -> std::io::Result<Lines> {
+    file.seek(SeekFrom::Start(start))?;
+    let mut out = Lines {
+        end: start,
+        ..Lines::default()
+    };
+    // The line in progress, capped at `max_line_bytes + 1` bytes.
+    let mut pending: Vec<u8> = Vec::new();
+    // Whether the line in progress already went past the cap.
+    let mut overflow = false;
+    // Bytes of the line in progress read so far.
+    let mut pending_len: u64 = 0;
+    let cap = max_line_bytes.saturating_add(1);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            let (part, newline) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (&chunk[..i], true),
+                None => (chunk, false),
+            };
+            pending_len += part.len() as u64;
+            if !overflow {
+                let room = cap - pending.len();
+                if part.len() > room {
+                    overflow = true;
+                    pending.clear();
+                } else {
+                    pending.extend_from_slice(part);
+                }
+            }
+            chunk = &chunk[part.len()..];
+            if newline {
+                chunk = &chunk[1..];
+                out.end += pending_len + 1;
+                if let [.., b'\r'] = pending.as_slice() {
+                    pending.pop();
+                }
+                if overflow || pending.len() > max_line_bytes {
+                    out.too_long += 1;
+                } else {
+                    out.lines.push(std::mem::take(&mut pending));
+                }
+                pending.clear();
+                pending_len = 0;
+                overflow = false;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn lines(data: &[u8], start: u64, max: usize) -> Lines {
+        read_lines(&mut Cursor::new(data.to_vec()), start, max).unwrap()
+    }
+
+    #[test]
+    fn splits_complete_lines_only() {
+        let got = lines(b"a\nbb\r\nccc", 0, 10);
+        assert_eq!(got.lines, vec![b"a".to_vec(), b"bb".to_vec()]);
+        assert_eq!(got.end, 6);
+        assert_eq!(got.too_long, 0);
+    }
+
+    #[test]
+    fn starts_at_offset() {
+        let got = lines(b"a\nbb\n", 2, 10);
+        assert_eq!(got.lines, vec![b"bb".to_vec()]);
+        assert_eq!(got.end, 5);
+    }
+
+    #[test]
+    fn too_long_lines_are_counted_and_skipped() {
+        let got = lines(b"12345\n123\n1234\r\n", 0, 4);
+        assert_eq!(got.lines, vec![b"123".to_vec(), b"1234".to_vec()]);
+        assert_eq!(got.too_long, 1);
+        assert_eq!(got.end, 16);
+    }
+
+    #[test]
+    fn long_lines_across_chunks() {
+        let mut data = vec![b'x'; CHUNK * 2 + 7];
+        data.push(b'\n');
+        data.extend_from_slice(b"ok\n");
+        let got = lines(&data, 0, 100);
+        assert_eq!(got.lines, vec![b"ok".to_vec()]);
+        assert_eq!(got.too_long, 1);
+        assert_eq!(got.end, data.len() as u64);
+    }
+
+    #[test]
+    fn empty_lines_are_kept() {
+        let got = lines(b"\n\n", 0, 0);
+        assert_eq!(got.lines, vec![Vec::<u8>::new(), Vec::new()]);
+    }
+}
