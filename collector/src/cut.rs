@@ -170,12 +170,28 @@ impl Splitter {
         let mut start = 0;
         let d = self.delimiter.len();
         if d == 1 {
-            for pos in memchr::memchr_iter(self.delimiter[0], line) {
-                self.fields.push((start, pos));
-                start = pos + 1;
-                if self.fields.len() > self.max_index {
-                    return;
+            // Fields are short, so one memchr call per field costs more than
+            // finding every delimiter of a 32-byte block at once: the
+            // comparison below compiles to a vector compare and bit mask.
+            let byte = self.delimiter[0];
+            let blocks = line.chunks_exact(32);
+            let tail = blocks.remainder();
+            let mut base = 0;
+            for block in blocks.map(|b| b as &[u8]).chain(std::iter::once(tail)) {
+                let mut mask = block
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |m, (i, &b)| m | (u32::from(b == byte) << i));
+                while mask != 0 {
+                    let pos = base + mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    self.fields.push((start, pos));
+                    start = pos + 1;
+                    if self.fields.len() > self.max_index {
+                        return;
+                    }
                 }
+                base += block.len();
             }
         } else {
             while let Some(pos) = self.finder.find(&line[start..]) {
@@ -452,5 +468,49 @@ fn locate<'a>(how: &Locate, splitters: &[Splitter], line: &'a str) -> Option<&'a
             line.get(from..from + len)
         }
         Locate::Regex(re) => re.captures(line)?.get(1).map(|m| m.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn splitter(delimiter: &[u8], max_index: usize) -> Splitter {
+        Splitter {
+            delimiter: delimiter.to_vec(),
+            finder: memmem::Finder::new(delimiter).into_owned(),
+            max_index,
+            fields: SmallVec::new(),
+        }
+    }
+
+    proptest! {
+        /// The block splitter finds the same fields as a plain split, for
+        /// lines of any length (across 32-byte blocks) and any field count.
+        #[test]
+        fn split_matches_a_plain_split(
+            line in proptest::collection::vec(prop_oneof![Just(b','), Just(b'a'), any::<u8>()], 0..200),
+            max_index in 0usize..40,
+            multi in any::<bool>(),
+        ) {
+            let delimiter: &[u8] = if multi { b",a" } else { b"," };
+            let mut s = splitter(delimiter, max_index);
+            s.split(&line);
+            let mut expected = Vec::new();
+            let mut start = 0;
+            let finder = memmem::Finder::new(delimiter);
+            while let Some(p) = finder.find(&line[start..]) {
+                expected.push((start, start + p));
+                start += p + delimiter.len();
+                if expected.len() > max_index {
+                    break;
+                }
+            }
+            if expected.len() <= max_index {
+                expected.push((start, line.len()));
+            }
+            prop_assert_eq!(s.fields.to_vec(), expected);
+        }
     }
 }
