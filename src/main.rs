@@ -4,6 +4,7 @@
 mod check;
 mod output;
 mod replay;
+mod route;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -156,6 +156,12 @@ impl Aggregator {
     pub fn newest_ms(&self) -> Option<i64> {
         self.core.newest_ms()
     }
+
+    /// How many buckets hold rows not yet drained (0 once every row pushed
+    /// so far is in a closed bucket, i.e. safe to acknowledge upstream).
+    pub fn open_buckets(&self) -> usize {
+        self.core.open_buckets()
+    }
 }
 
 /// The kind-independent interface of a [`Core`].
@@ -166,6 +172,7 @@ trait Run {
     fn drain_all(&mut self) -> Vec<ClosedBucket>;
     fn counters(&self) -> EngineCounters;
     fn newest_ms(&self) -> Option<i64>;
+    fn open_buckets(&self) -> usize;
 }
 
 /// Buckets, lateness and key limits around one kind's [`Fold`].
@@ -341,5 +348,9 @@ impl<F: Fold> Run for Core<F> {
 
     fn newest_ms(&self) -> Option<i64> {
         self.newest
+    }
+
+    fn open_buckets(&self) -> usize {
+        self.buckets.len()
     }
 }

@@ -19,11 +19,12 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use vigil_collector::cut::{CutError, Cutter};
-use vigil_config::{Config, Encoding, Kind, Monitor};
+use vigil_config::{Config, Kind, Monitor};
 use vigil_engine::{Aggregator, ArchiveAggregator, ClosedBucket};
 use vigil_model::{Counters, MinuteRow};
 
 use crate::output;
+use crate::route;
 use crate::Format;
 
 /// What `vigil replay` was asked to do.
@@ -263,66 +264,22 @@ fn source_files(runs: &[Run]) -> Result<Vec<PathBuf>> {
 /// Which runs read `log`: those whose source paths match it by path or by
 /// file name; all of them when the user named the monitor.
 fn targets(runs: &[Run], log: &Path, explicit: bool) -> Vec<usize> {
-    if explicit {
-        return (0..runs.len()).collect();
-    }
-    let abs = std::fs::canonicalize(log).unwrap_or_else(|_| log.to_path_buf());
-    let name = log.file_name().map(|n| n.to_string_lossy().into_owned());
     (0..runs.len())
-        .filter(|&i| {
-            let Some(source) = &runs[i].monitor.source else {
-                return false;
-            };
-            source.paths.iter().any(|p| {
-                let full = glob::Pattern::new(&p.to_string_lossy())
-                    .map(|g| g.matches_path(&abs) || g.matches_path(log))
-                    .unwrap_or(false);
-                let by_name = match (p.file_name(), &name) {
-                    (Some(pat), Some(n)) => glob::Pattern::new(&pat.to_string_lossy())
-                        .map(|g| g.matches(n))
-                        .unwrap_or(false),
-                    _ => false,
-                };
-                full || by_name
-            })
-        })
+        .filter(|&i| explicit || route::reads(&runs[i].monitor, log))
         .collect()
 }
 
 /// Splits runs into groups that decode a file the same way.
 fn groups(runs: &[Run], targets: &[usize]) -> Vec<Vec<usize>> {
-    let mut groups: Vec<(ReadKey, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<(route::ReadKey, Vec<usize>)> = Vec::new();
     for &t in targets {
-        let key = ReadKey::of(&runs[t].monitor);
+        let key = route::ReadKey::of(&runs[t].monitor);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(t),
             None => groups.push((key, vec![t])),
         }
     }
     groups.into_iter().map(|(_, g)| g).collect()
-}
-
-/// How a source turns bytes into events.
-#[derive(PartialEq)]
-struct ReadKey {
-    encoding: Encoding,
-    max_line_bytes: usize,
-    multiline: Option<(String, usize)>,
-}
-
-impl ReadKey {
-    fn of(m: &Monitor) -> Self {
-        let s = m.source.as_ref();
-        ReadKey {
-            encoding: s.map_or(Encoding::Auto, |s| s.encoding),
-            max_line_bytes: s.map_or(vigil_config::validate::DEFAULT_MAX_LINE_BYTES, |s| {
-                s.max_line_bytes
-            }),
-            multiline: s
-                .and_then(|s| s.multiline.as_ref())
-                .map(|ml| (ml.start.as_str().to_string(), ml.max_lines)),
-        }
-    }
 }
 
 /// One file read for one group of runs.
