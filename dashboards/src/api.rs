@@ -1,0 +1,525 @@
+//! The JSON HTTP API: a [`Catalog`] of monitors and rows, served by [`serve`].
+//!
+//! Time ranges are half-open, `[from, to)`, in epoch seconds once parsed;
+//! `from` and `to` are RFC 3339 instants (`2026-11-20T10:00:00+08:00`, `Z`
+//! allowed, a `+` decoded to a space by form encoding is accepted) or plain
+//! epoch seconds.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value as J};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use vigil_model::{Counters, MinuteRow};
+
+/// Length of the default time range when `from` is not given, in seconds.
+pub const DEFAULT_RANGE_SECS: i64 = 3600;
+
+/// What the API knows about one monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorInfo {
+    /// The monitor's unique name.
+    pub name: String,
+    /// The kind's name as written in YAML (`minute_stat`, …).
+    pub kind: String,
+    /// Optional application label.
+    pub app: Option<String>,
+    /// Key column names, in group-by order.
+    pub keys: Vec<String>,
+    /// Value names, in output order.
+    pub values: Vec<String>,
+    /// Timezone that row minutes are rendered in.
+    pub timezone: chrono_tz::Tz,
+    /// What the monitor saw and could not use.
+    pub counters: Counters,
+}
+
+impl MonitorInfo {
+    /// The info of a configured monitor with its current counters; a monitor
+    /// without a source (an archive) is rendered in UTC.
+    pub fn from_monitor(monitor: &vigil_config::Monitor, counters: Counters) -> Self {
+        MonitorInfo {
+            name: monitor.name.clone(),
+            kind: monitor.kind.name().to_string(),
+            app: monitor.app.clone(),
+            keys: monitor.key_names().iter().map(|s| s.to_string()).collect(),
+            values: monitor.value_names(),
+            timezone: monitor
+                .source
+                .as_ref()
+                .map(|s| s.timezone)
+                .unwrap_or(chrono_tz::UTC),
+            counters,
+        }
+    }
+
+    /// The monitor as a JSON object: `name`, `kind`, `app`, `keys`,
+    /// `values`, `timezone`, `counters`.
+    pub fn to_json(&self) -> J {
+        json!({
+            "name": self.name,
+            "kind": self.kind,
+            "app": self.app,
+            "keys": self.keys,
+            "values": self.values,
+            "timezone": self.timezone.name(),
+            "counters": counters_json(&self.counters),
+        })
+    }
+}
+
+/// The source of everything the API serves. The `vigil` binary implements it
+/// over the engine's store. Calls run on tokio's blocking pool, so they may
+/// block briefly.
+pub trait Catalog: Send + Sync + 'static {
+    /// Every monitor, in a stable order.
+    fn monitors(&self) -> Vec<MonitorInfo>;
+    /// The rows of `monitor` whose minute lies in `[from_s, to_s)`, epoch
+    /// seconds; an `Err` becomes a 500 response carrying its text.
+    fn rows(&self, monitor: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String>;
+}
+
+/// Why a request failed; each variant maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter is unknown, unparsable or inconsistent (400).
+    #[error("{message}")]
+    BadParameter {
+        /// The offending parameter's name, as written in the query.
+        parameter: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No monitor has this name (404).
+    #[error("unknown monitor `{0}`")]
+    UnknownMonitor(String),
+    /// No route matches this path (404).
+    #[error("no such path `{0}`")]
+    NotFound(String),
+    /// The method is not GET (405).
+    #[error("method {0} not allowed; only GET is")]
+    MethodNotAllowed(String),
+    /// The catalog failed (500).
+    #[error("catalog error: {0}")]
+    Catalog(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnknownMonitor(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error as a JSON body: `{"error": ...}`, plus `parameter` for a 400.
+    pub fn to_json(&self) -> J {
+        match self {
+            ApiError::BadParameter { parameter, .. } => {
+                json!({ "error": self.to_string(), "parameter": parameter })
+            }
+            _ => json!({ "error": self.to_string() }),
+        }
+    }
+
+    fn bad(parameter: &str, message: impl Into<String>) -> Self {
+        ApiError::BadParameter {
+            parameter: parameter.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting, lets open connections finish their current request, and
+/// returns. Accept errors (such as running out of file descriptors) are
+/// retried after a short pause.
+pub async fn serve(
+    listener: TcpListener,
+    catalog: Arc<dyn Catalog>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let catalog = Arc::clone(&catalog);
+                let mut stop_rx = stop_rx.clone();
+                conns.spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let catalog = Arc::clone(&catalog);
+                        async move { Ok::<_, Infallible>(handle(catalog, req).await) }
+                    });
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop_rx.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            // Reap finished connections so the set does not grow forever.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    while conns.join_next().await.is_some() {}
+}
+
+async fn handle(catalog: Arc<dyn Catalog>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let now = chrono::Utc::now().timestamp();
+    let routed = tokio::task::spawn_blocking(move || {
+        route(&*catalog, &method, &path, query.as_deref(), now)
+    })
+    .await;
+    routed.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
+}
+
+/// Answers one request: `method`, the URI's `path` and raw `query`, with
+/// `now_s` (epoch seconds) as the default end of a time range.
+pub fn route(
+    catalog: &dyn Catalog,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    now_s: i64,
+) -> Response<Full<Bytes>> {
+    match route_inner(catalog, method, path, query, now_s) {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e),
+    }
+}
+
+fn route_inner(
+    catalog: &dyn Catalog,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    now_s: i64,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let known = matches!(
+        segments.as_slice(),
+        ["healthz"]
+            | ["metrics"]
+            | ["api", "v1", "monitors"]
+            | ["api", "v1", "monitors", _, "rows" | "counters"]
+    );
+    if !known {
+        return Err(ApiError::NotFound(path.to_string()));
+    }
+    if method != Method::GET {
+        return Err(ApiError::MethodNotAllowed(method.to_string()));
+    }
+    match segments.as_slice() {
+        ["healthz"] => Ok(text_response(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ok".to_string(),
+        )),
+        ["metrics"] => Ok(text_response(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics_text(&catalog.monitors()),
+        )),
+        ["api", "v1", "monitors"] => {
+            let list: Vec<J> = catalog
+                .monitors()
+                .iter()
+                .map(MonitorInfo::to_json)
+                .collect();
+            Ok(json_response(StatusCode::OK, &J::Array(list)))
+        }
+        ["api", "v1", "monitors", name, "counters"] => {
+            let info = find_monitor(catalog, name)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &counters_json(&info.counters),
+            ))
+        }
+        ["api", "v1", "monitors", name, "rows"] => {
+            let info = find_monitor(catalog, name)?;
+            let q = RowsQuery::parse(query.unwrap_or(""), &info, now_s)?;
+            let rows = catalog
+                .rows(&info.name, q.from, q.to)
+                .map_err(ApiError::Catalog)?;
+            let list: Vec<J> = rows
+                .iter()
+                .filter(|r| q.matches(r))
+                .map(|r| r.to_json(info.timezone))
+                .collect();
+            Ok(json_response(StatusCode::OK, &J::Array(list)))
+        }
+        _ => Err(ApiError::NotFound(path.to_string())),
+    }
+}
+
+fn find_monitor(catalog: &dyn Catalog, raw_name: &str) -> Result<MonitorInfo, ApiError> {
+    let name = percent_decode(raw_name, false);
+    catalog
+        .monitors()
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or(ApiError::UnknownMonitor(name))
+}
+
+/// The parsed query of a rows request.
+struct RowsQuery {
+    from: i64,
+    to: i64,
+    keys: Vec<(String, String)>,
+}
+
+impl RowsQuery {
+    fn parse(query: &str, info: &MonitorInfo, now_s: i64) -> Result<Self, ApiError> {
+        let mut from = None;
+        let mut to = None;
+        let mut keys = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (raw_k, raw_v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(raw_k, true);
+            let v = percent_decode(raw_v, true);
+            match k.as_str() {
+                "from" | "to" => {
+                    let t = parse_time(&v).ok_or_else(|| {
+                        ApiError::bad(
+                            &k,
+                            format!("`{k}` is not an RFC 3339 time or epoch seconds: `{v}`"),
+                        )
+                    })?;
+                    let slot = if k == "from" { &mut from } else { &mut to };
+                    if slot.replace(t).is_some() {
+                        return Err(ApiError::bad(&k, format!("`{k}` is given twice")));
+                    }
+                }
+                _ => {
+                    match k.strip_prefix("key.") {
+                        Some(col) if info.keys.iter().any(|c| c == col) => {
+                            keys.push((col.to_string(), v));
+                        }
+                        Some(col) => {
+                            return Err(ApiError::bad(
+                                &k,
+                                format!(
+                                    "monitor `{}` has no key column `{col}` (keys: {})",
+                                    info.name,
+                                    info.keys.join(", ")
+                                ),
+                            ));
+                        }
+                        None => {
+                            return Err(ApiError::bad(
+                            &k,
+                            format!("unknown query parameter `{k}`; expected from, to, key.<column>"),
+                        ));
+                        }
+                    }
+                }
+            }
+        }
+        let to = to.unwrap_or(now_s);
+        let from = from.unwrap_or(to.saturating_sub(DEFAULT_RANGE_SECS));
+        if from >= to {
+            return Err(ApiError::bad("from", "`from` must be before `to`"));
+        }
+        Ok(RowsQuery { from, to, keys })
+    }
+
+    fn matches(&self, row: &MinuteRow) -> bool {
+        row.minute >= self.from
+            && row.minute < self.to
+            && self
+                .keys
+                .iter()
+                .all(|(col, want)| row.key(col) == Some(want.as_str()))
+    }
+}
+
+/// Parses an RFC 3339 instant or integer epoch seconds.
+fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Some(secs);
+    }
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    // A literal `+` in a query string decodes to a space: restore it.
+    parse(s)
+        .or_else(|| parse(&s.replace(' ', "+")))
+        .map(|t| t.timestamp())
+}
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); invalid
+/// escapes are kept as written, invalid UTF-8 is replaced.
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn counters_json(c: &Counters) -> J {
+    json!({
+        "lines": c.lines,
+        "parsed": c.parsed,
+        "parse_errors": c.parse_errors,
+        "filtered": c.filtered,
+        "key_dropped": c.key_dropped,
+        "late": c.late,
+    })
+}
+
+/// The counters of every monitor in the Prometheus text exposition format.
+pub fn metrics_text(monitors: &[MonitorInfo]) -> String {
+    type Get = fn(&Counters) -> u64;
+    let families: [(&str, &str, Get); 6] = [
+        ("lines", "Lines (events) offered to the monitor.", |c| {
+            c.lines
+        }),
+        ("parsed", "Lines cut into columns without error.", |c| {
+            c.parsed
+        }),
+        ("parse_errors", "Lines skipped as malformed.", |c| {
+            c.parse_errors
+        }),
+        (
+            "filtered",
+            "Parsed lines removed by the include/exclude filters.",
+            |c| c.filtered,
+        ),
+        (
+            "key_dropped",
+            "Lines dropped because their minute already had key_limit keys.",
+            |c| c.key_dropped,
+        ),
+        (
+            "late",
+            "Lines whose minute was older than the lateness window.",
+            |c| c.late,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, get) in families {
+        let metric = format!("vigil_monitor_{name}_total");
+        out.push_str(&format!(
+            "# HELP {metric} {help}\n# TYPE {metric} counter\n"
+        ));
+        for m in monitors {
+            out.push_str(&format!(
+                "{metric}{{monitor=\"{}\"}} {}\n",
+                escape_label(&m.name),
+                get(&m.counters)
+            ));
+        }
+    }
+    out
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn text_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn json_response(status: StatusCode, body: &J) -> Response<Full<Bytes>> {
+    text_response(status, "application/json", body.to_string())
+}
+
+fn error_response(err: &ApiError) -> Response<Full<Bytes>> {
+    let mut resp = json_response(err.status(), &err.to_json());
+    if matches!(err, ApiError::MethodNotAllowed(_)) {
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_and_plus() {
+        assert_eq!(percent_decode("a%2Bb+c%zz%", true), "a+b c%zz%");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        assert_eq!(percent_decode("%E4%B8%AD", true), "中");
+    }
+
+    #[test]
+    fn parses_times() {
+        assert_eq!(parse_time("1795140000"), Some(1_795_140_000));
+        assert_eq!(parse_time("2026-11-20T02:00:00Z"), Some(1_795_140_000));
+        assert_eq!(parse_time("2026-11-20T10:00:00 08:00"), Some(1_795_140_000));
+        assert_eq!(parse_time("2026-11-20"), None);
+    }
+
+    #[test]
+    fn escapes_label_values() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
