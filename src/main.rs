@@ -2,9 +2,11 @@
 //! wires the library crates together; no other crate depends on it.
 
 mod check;
+mod live;
 mod output;
 mod replay;
 mod route;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,24 @@ enum Command {
     },
     /// Print the JSON Schema of the configuration format (for editors).
     Schema,
+    /// The embedded default: one process that tails the monitors' own log
+    /// files, aggregates them, stores closed minutes under --data and serves
+    /// the JSON API on --listen.
+    Run {
+        /// A YAML file, or a folder of them.
+        #[arg(long, short, value_name = "PATH", default_value = "config/examples")]
+        config: PathBuf,
+        /// Data directory: stored minutes and tail checkpoints.
+        #[arg(long, short, value_name = "DIR", default_value = "data")]
+        data: PathBuf,
+        /// Address of the HTTP API.
+        #[arg(long, short, value_name = "ADDR", default_value = "127.0.0.1:8686")]
+        listen: std::net::SocketAddr,
+        /// Seconds after its end that a minute closes (by the newest line
+        /// time or the wall clock, whichever comes first).
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        close_after: u64,
+    },
     /// Run monitors over log files as if they were tailed, then print the
     /// closed minutes and each monitor's counters.
     ///
@@ -108,6 +128,17 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Run {
+            config,
+            data,
+            listen,
+            close_after,
+        } => run::run(&run::Options {
+            config,
+            data,
+            listen,
+            close_after_secs: close_after,
+        }),
         Command::Replay {
             config,
             logs,

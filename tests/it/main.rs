@@ -8,5 +8,6 @@ mod generated;
 mod malformed;
 mod pieces;
 mod rules;
+mod run;
 mod support;
 mod time_formats;
