@@ -19,7 +19,7 @@ use vigil_engine::store::MinuteStore;
 use vigil_engine::Aggregator;
 use vigil_model::Counters;
 
-use crate::route::{self, ReadKey};
+use crate::route;
 
 /// How the live loop closes minutes and polls files.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub struct Live {
     store: MinuteStore,
     files: HashMap<(FileId, usize), FileState>,
     /// Read groups: the monitors (indexes) that share a read of a file.
-    groups: Vec<(ReadKey, Vec<usize>)>,
+    groups: Vec<Vec<usize>>,
     /// Lines read but not yet acknowledged: file and end offset.
     unacknowledged: Vec<(FileId, u64)>,
     counters: SharedCounters,
@@ -92,14 +92,7 @@ impl Live {
                 aggregator: Aggregator::new(m.clone())?,
             });
         }
-        let mut groups: Vec<(ReadKey, Vec<usize>)> = Vec::new();
-        for (i, lm) in live.iter().enumerate() {
-            let key = ReadKey::of(&lm.monitor);
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, g)) => g.push(i),
-                None => groups.push((key, vec![i])),
-            }
-        }
+        let groups = route::read_groups(live.iter().enumerate().map(|(i, lm)| (i, &*lm.monitor)));
         let checkpoints = CheckpointStore::new(data.join("agent"));
         let saved = checkpoints.load()?;
         Ok(Live {
@@ -133,7 +126,6 @@ impl Live {
             touched.push(batch.id);
             for g in 0..self.groups.len() {
                 let members: Vec<usize> = self.groups[g]
-                    .1
                     .iter()
                     .copied()
                     .filter(|&i| route::reads(&self.monitors[i].monitor, &batch.path))
@@ -179,7 +171,7 @@ impl Live {
                 .and_then(|s| s.joiner.as_mut())
                 .and_then(Joiner::finish);
             if let Some(event) = pending {
-                let members = self.groups[g].1.clone();
+                let members = self.groups[g].clone();
                 let readers: Vec<usize> = members
                     .into_iter()
                     .filter(|&i| self.touches(i, id))
@@ -196,7 +188,7 @@ impl Live {
         self.groups
             .iter()
             .enumerate()
-            .any(|(g, (_, members))| members.contains(&i) && self.files.contains_key(&(id, g)))
+            .any(|(g, members)| members.contains(&i) && self.files.contains_key(&(id, g)))
     }
 
     fn file_state(&mut self, id: FileId, group: usize, first: usize) -> &mut FileState {

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use vigil_config::{Config, Kind};
-use vigil_model::{rfc3339, MinuteRow, Value};
+use vigil_model::{rfc3339, Counters, MinuteRow, Value};
 
 use crate::replay::ReplayResult;
 use crate::Format;
@@ -138,30 +138,41 @@ fn csv_blocks(out: &mut impl Write, config: &Config, result: &ReplayResult) -> R
     }
     writeln!(out)?;
     let mut w = csv::Writer::from_writer(&mut *out);
-    w.write_record([
-        "monitor",
-        "lines",
-        "parsed",
-        "parse_errors",
-        "filtered",
-        "key_dropped",
-        "late",
-    ])?;
+    w.write_record(COUNTER_HEADERS)?;
     for (name, c) in &result.counters {
-        let nums = [
+        w.write_record(counter_cells(name, c))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Columns of the counters block of CSV and table output.
+const COUNTER_HEADERS: [&str; 7] = [
+    "monitor",
+    "lines",
+    "parsed",
+    "parse_errors",
+    "filtered",
+    "key_dropped",
+    "late",
+];
+
+/// One monitor's counters, in the order of [`COUNTER_HEADERS`].
+fn counter_cells(name: &str, c: &Counters) -> Vec<String> {
+    let mut cells = vec![name.to_string()];
+    cells.extend(
+        [
             c.lines,
             c.parsed,
             c.parse_errors,
             c.filtered,
             c.key_dropped,
             c.late,
-        ];
-        let mut rec = vec![name.clone()];
-        rec.extend(nums.iter().map(u64::to_string));
-        w.write_record(&rec)?;
-    }
-    w.flush()?;
-    Ok(())
+        ]
+        .iter()
+        .map(u64::to_string),
+    );
+    cells
 }
 
 fn tables(out: &mut impl Write, config: &Config, result: &ReplayResult) -> Result<()> {
@@ -175,25 +186,10 @@ fn tables(out: &mut impl Write, config: &Config, result: &ReplayResult) -> Resul
         writeln!(out, "{}\n{t}\n", b.monitor)?;
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-        "monitor",
-        "lines",
-        "parsed",
-        "parse_errors",
-        "filtered",
-        "key_dropped",
-        "late",
-    ]);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(COUNTER_HEADERS);
     for (name, c) in &result.counters {
-        t.add_row(vec![
-            name.clone(),
-            c.lines.to_string(),
-            c.parsed.to_string(),
-            c.parse_errors.to_string(),
-            c.filtered.to_string(),
-            c.key_dropped.to_string(),
-            c.late.to_string(),
-        ]);
+        t.add_row(counter_cells(name, c));
     }
     writeln!(out, "counters\n{t}")?;
     Ok(())

@@ -30,7 +30,7 @@ pub fn reads(monitor: &Monitor, file: &Path) -> bool {
 /// How a source turns bytes into events; monitors with equal keys can share
 /// one read of a file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReadKey {
+struct ReadKey {
     encoding: Encoding,
     max_line_bytes: usize,
     multiline: Option<(String, usize)>,
@@ -38,7 +38,7 @@ pub struct ReadKey {
 
 impl ReadKey {
     /// The read settings of `m`'s source.
-    pub fn of(m: &Monitor) -> Self {
+    fn of(m: &Monitor) -> Self {
         let s = m.source.as_ref();
         ReadKey {
             encoding: s.map_or(Encoding::Auto, |s| s.encoding),
@@ -50,4 +50,20 @@ impl ReadKey {
                 .map(|ml| (ml.start.as_str().to_string(), ml.max_lines)),
         }
     }
+}
+
+/// Splits monitors (given with their indexes) into groups that decode a
+/// file the same way, in first-seen order; returns the indexes per group.
+pub fn read_groups<'a>(
+    monitors: impl IntoIterator<Item = (usize, &'a Monitor)>,
+) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(ReadKey, Vec<usize>)> = Vec::new();
+    for (i, m) in monitors {
+        let key = ReadKey::of(m);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }

@@ -271,15 +271,7 @@ fn targets(runs: &[Run], log: &Path, explicit: bool) -> Vec<usize> {
 
 /// Splits runs into groups that decode a file the same way.
 fn groups(runs: &[Run], targets: &[usize]) -> Vec<Vec<usize>> {
-    let mut groups: Vec<(route::ReadKey, Vec<usize>)> = Vec::new();
-    for &t in targets {
-        let key = route::ReadKey::of(&runs[t].monitor);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push(t),
-            None => groups.push((key, vec![t])),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
+    route::read_groups(targets.iter().map(|&t| (t, &*runs[t].monitor)))
 }
 
 /// One file read for one group of runs.
