@@ -6,8 +6,11 @@
 //!   monitor, the unit that the engine emits, storage keeps, the API serves.
 //! - [`Value`]: an integer, a float, or missing (a zero denominator).
 //! - [`Counters`]: what a monitor saw and could not use.
+//! - [`wire`]: the agent ↔ collector protocol.
 
 use serde::{Deserialize, Serialize};
+
+pub mod wire;
 
 /// A statistic's value. Counts and integer sums are exact integers; averages
 /// and rates are full-precision floats; a rate over a zero base is `Missing`.

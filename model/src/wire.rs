@@ -1,0 +1,367 @@
+//! The agent ↔ collector protocol: JSON control messages and the ingest
+//! frame that carries raw log lines.
+//!
+//! Every request carries `Authorization: Bearer <ingest token>` when the
+//! collector has one configured.
+//!
+//! - `POST` [`REGISTER_PATH`] with a [`Register`] → [`RegisterReply`]: the
+//!   heartbeat interval, the config version, and the offsets the collector
+//!   already holds for this agent's files (the agent resumes after them).
+//! - `POST` [`HEARTBEAT_PATH`] with a [`Heartbeat`] → [`HeartbeatReply`].
+//! - `GET` [`CONFIG_PATH`] → [`AgentConfig`]: which files to tail.
+//! - `POST` [`INGEST_PATH`] with an ingest frame → [`IngestReply`]. A frame
+//!   is one line of JSON ([`IngestHeader`]), `\n`, then for every batch its
+//!   lines, each followed by `\n` ([`BatchHeader::bytes`] bytes in all).
+//!   Lines are raw bytes (any encoding); they never contain `\n`.
+//!
+//! A batch is identified by agent, file identity (device, inode,
+//! generation) and byte range; the collector acknowledges a batch it
+//! already holds without counting it again.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Path of agent registration.
+pub const REGISTER_PATH: &str = "/api/v1/agents/register";
+/// Path of agent heartbeats.
+pub const HEARTBEAT_PATH: &str = "/api/v1/agents/heartbeat";
+/// Path the agent pulls its configuration from.
+pub const CONFIG_PATH: &str = "/api/v1/agents/config";
+/// Path of line ingestion.
+pub const INGEST_PATH: &str = "/api/v1/ingest";
+/// Largest request body the collector accepts, in bytes.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Labels of an agent's node, by which rows can be viewed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labels {
+    /// The instance (node or pod) name; unique per agent.
+    pub instance: String,
+    /// Data centre.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idc: Option<String>,
+    /// Logical data centre (zone, cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldc: Option<String>,
+    /// Any other labels (`app`, `node`, `pod`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// An agent introducing itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    /// The agent's identity, stable across restarts.
+    pub agent: String,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its version.
+    pub version: String,
+    /// Its clock, epoch milliseconds, when sending.
+    pub time_ms: i64,
+}
+
+/// How far the collector holds one file of an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOffset {
+    /// Device number of the file.
+    pub dev: u64,
+    /// Inode number of the file.
+    pub ino: u64,
+    /// Generation: incremented by the agent each time the file restarts
+    /// from offset 0 (truncation, copy-truncate rotation).
+    pub gen: u32,
+    /// Offset just after the last byte the collector holds.
+    pub end: u64,
+}
+
+/// The collector's answer to a [`Register`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterReply {
+    /// Seconds between heartbeats.
+    pub heartbeat_secs: u64,
+    /// Version of the agent configuration ([`AgentConfig::version`]).
+    pub config_version: String,
+    /// The collector's clock, epoch milliseconds.
+    pub server_time_ms: i64,
+    /// Offsets the collector holds for this agent's files.
+    pub offsets: Vec<FileOffset>,
+}
+
+/// What an agent reports about itself with each heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// Recent errors (unreadable files, failed sends), newest last.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Files followed.
+    #[serde(default)]
+    pub files: u64,
+    /// Lines read since start.
+    #[serde(default)]
+    pub lines_read: u64,
+    /// Bytes read since start.
+    #[serde(default)]
+    pub bytes_read: u64,
+    /// Polls of a file cut short by its rate limit since start.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// Bytes waiting in the disk buffer.
+    #[serde(default)]
+    pub spool_bytes: u64,
+    /// Whether reading is paused because the disk buffer is full.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// A periodic sign of life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The agent's identity.
+    pub agent: String,
+    /// Its clock, epoch milliseconds, when sending.
+    pub time_ms: i64,
+    /// Version of the configuration it runs.
+    pub config_version: String,
+    /// Its state.
+    pub status: AgentStatus,
+}
+
+/// The collector's answer to a [`Heartbeat`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// Current configuration version; pull [`CONFIG_PATH`] when it differs.
+    pub config_version: String,
+    /// The collector's clock, epoch milliseconds.
+    pub server_time_ms: i64,
+    /// False when the collector does not know the agent: register again.
+    pub known: bool,
+}
+
+/// Which files an agent tails.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    /// Version of this configuration (changes when it does).
+    pub version: String,
+    /// The sources to tail.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One group of files to tail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceConfig {
+    /// Glob patterns of the files.
+    pub patterns: Vec<String>,
+    /// Lines longer than this are skipped (and counted).
+    pub max_line_bytes: usize,
+    /// Most bytes read per minute from each file, in KiB; none = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_kb_per_min: Option<u64>,
+}
+
+/// Where one batch of lines comes from, in an ingest frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchHeader {
+    /// Path the file was read at.
+    pub path: String,
+    /// Device number of the file.
+    pub dev: u64,
+    /// Inode number of the file.
+    pub ino: u64,
+    /// Generation of the file (see [`FileOffset::gen`]).
+    pub gen: u32,
+    /// Offset of the first byte of the batch.
+    pub start: u64,
+    /// Offset just after the batch's last line.
+    pub end: u64,
+    /// Lines in the range skipped as too long.
+    #[serde(default)]
+    pub too_long: u64,
+    /// The file had nothing more to read: a multi-line event still being
+    /// joined is complete.
+    #[serde(default)]
+    pub flush: bool,
+    /// Number of lines carried.
+    pub lines: u64,
+    /// Bytes of the payload (lines and their `\n`).
+    pub bytes: u64,
+}
+
+/// The JSON line that opens an ingest frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestHeader {
+    /// The sending agent.
+    pub agent: String,
+    /// The batches, in order.
+    pub batches: Vec<BatchHeader>,
+}
+
+/// The collector's answer to an ingest frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReply {
+    /// Batches newly accepted.
+    pub accepted: u64,
+    /// Batches already held (re-sent after a lost acknowledgement).
+    pub duplicates: u64,
+}
+
+/// One batch of lines with its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Where the lines come from.
+    pub header: BatchHeader,
+    /// The lines, without `\n`.
+    pub lines: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// A batch of `lines` from `path`; `bytes` and `lines` of the header are
+    /// filled from the lines.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        path: String,
+        (dev, ino, gen): (u64, u64, u32),
+        (start, end): (u64, u64),
+        too_long: u64,
+        flush: bool,
+        lines: Vec<Vec<u8>>,
+    ) -> Self {
+        let bytes = lines.iter().map(|l| l.len() as u64 + 1).sum();
+        Batch {
+            header: BatchHeader {
+                path,
+                dev,
+                ino,
+                gen,
+                start,
+                end,
+                too_long,
+                flush,
+                lines: lines.len() as u64,
+                bytes,
+            },
+            lines,
+        }
+    }
+}
+
+/// Why an ingest frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad ingest frame: {}", self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Encodes the batches of `agent` as one ingest frame.
+pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
+    let header = IngestHeader {
+        agent: agent.to_string(),
+        batches: batches.iter().map(|b| b.header.clone()).collect(),
+    };
+    let payload: u64 = batches.iter().map(|b| b.header.bytes).sum();
+    let mut out = serde_json::to_vec(&header).expect("headers serialize");
+    out.reserve(1 + payload as usize);
+    out.push(b'\n');
+    for b in batches {
+        for line in &b.lines {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Decodes an ingest frame into its agent and batches, checking that every
+/// batch carries exactly the lines and bytes its header announces.
+pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
+    let nl = frame
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| WireError("no header line".into()))?;
+    let header: IngestHeader = serde_json::from_slice(&frame[..nl])
+        .map_err(|e| WireError(format!("header: {e}")))?;
+    let mut rest = &frame[nl + 1..];
+    let mut batches = Vec::with_capacity(header.batches.len());
+    for (i, h) in header.batches.into_iter().enumerate() {
+        let bytes = usize::try_from(h.bytes).unwrap_or(usize::MAX);
+        if bytes > rest.len() {
+            return Err(WireError(format!(
+                "batch {i} announces {} bytes, {} remain",
+                h.bytes,
+                rest.len()
+            )));
+        }
+        if h.end < h.start {
+            return Err(WireError(format!("batch {i} ends before it starts")));
+        }
+        let (payload, tail) = rest.split_at(bytes);
+        rest = tail;
+        let lines: Vec<Vec<u8>> = if payload.is_empty() {
+            Vec::new()
+        } else if payload.last() != Some(&b'\n') {
+            return Err(WireError(format!("batch {i} does not end with a newline")));
+        } else {
+            payload[..payload.len() - 1]
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect()
+        };
+        if lines.len() as u64 != h.lines {
+            return Err(WireError(format!(
+                "batch {i} announces {} lines, carries {}",
+                h.lines,
+                lines.len()
+            )));
+        }
+        batches.push(Batch { header: h, lines });
+    }
+    if !rest.is_empty() {
+        return Err(WireError(format!("{} bytes after the last batch", rest.len())));
+    }
+    Ok((header.agent, batches))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_round_trip() {
+        let batches = vec![
+            Batch::new(
+                "/l/a.log".into(),
+                (1, 2, 0),
+                (0, 12),
+                0,
+                false,
+                vec![b"one".to_vec(), b"\xb0\xa1two".to_vec()],
+            ),
+            Batch::new("/l/b.log".into(), (1, 3, 2), (5, 5), 1, true, vec![]),
+            Batch::new("/l/c.log".into(), (1, 4, 0), (0, 1), 0, false, vec![vec![]]),
+        ];
+        let frame = encode_ingest("node-1", &batches);
+        let (agent, back) = decode_ingest(&frame).unwrap();
+        assert_eq!(agent, "node-1");
+        assert_eq!(back, batches);
+    }
+
+    #[test]
+    fn bad_frames_are_refused() {
+        let frame = encode_ingest(
+            "a",
+            &[Batch::new("p".into(), (1, 2, 0), (0, 4), 0, false, vec![b"abc".to_vec()])],
+        );
+        assert!(decode_ingest(&frame[..frame.len() - 1]).is_err());
+        let mut longer = frame.clone();
+        longer.extend_from_slice(b"x\n");
+        assert!(decode_ingest(&longer).is_err());
+        assert!(decode_ingest(b"{not json}\n").is_err());
+        assert!(decode_ingest(b"").is_err());
+    }
+}
