@@ -419,13 +419,14 @@ fn counters_json(c: &Counters) -> J {
         "filtered": c.filtered,
         "key_dropped": c.key_dropped,
         "late": c.late,
+        "amended": c.amended,
     })
 }
 
 /// The counters of every monitor in the Prometheus text exposition format.
 pub fn metrics_text(monitors: &[MonitorInfo]) -> String {
     type Get = fn(&Counters) -> u64;
-    let families: [(&str, &str, Get); 6] = [
+    let families: [(&str, &str, Get); 7] = [
         ("lines", "Lines (events) offered to the monitor.", |c| {
             c.lines
         }),
@@ -449,6 +450,11 @@ pub fn metrics_text(monitors: &[MonitorInfo]) -> String {
             "late",
             "Lines whose minute was older than the lateness window.",
             |c| c.late,
+        ),
+        (
+            "amended",
+            "Lines that amended an already stored minute.",
+            |c| c.amended,
         ),
     ];
     let mut out = String::new();

@@ -1,6 +1,6 @@
 //! [`Aggregator`]: rows of one monitor into closed buckets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,9 +24,11 @@ use crate::top::{RecordFold, TopRule};
 pub struct EngineCounters {
     /// Rows dropped because their bucket already had `key_limit` keys.
     pub key_dropped: u64,
-    /// Rows dropped because their bucket was past the lateness window or
-    /// already drained.
+    /// Rows dropped because their bucket was past the lateness window.
     pub late: u64,
+    /// Rows added to a bucket after it was drained, within the lateness
+    /// window: the bucket is drained again with them.
+    pub amended: u64,
 }
 
 impl EngineCounters {
@@ -34,6 +36,7 @@ impl EngineCounters {
     pub fn add_to(&self, counters: &mut Counters) {
         counters.key_dropped += self.key_dropped;
         counters.late += self.late;
+        counters.amended += self.amended;
     }
 }
 
@@ -137,12 +140,17 @@ impl Aggregator {
     }
 
     /// Closes and returns, in time order, every bucket whose end is at or
-    /// before `up_to_ms`; rows arriving later for those buckets are late.
+    /// before `up_to_ms`, and again every drained bucket amended since it
+    /// was last returned. A drained bucket stays amendable until the
+    /// lateness window has passed it: a row for it is counted as amended
+    /// and the whole bucket comes out of the next drain (its output
+    /// replaces the earlier one); later rows are late.
     pub fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket> {
         self.core.drain_closed(up_to_ms)
     }
 
-    /// Closes and returns every open bucket, in time order.
+    /// Closes and returns every open (and every amended) bucket, in time
+    /// order.
     pub fn drain_all(&mut self) -> Vec<ClosedBucket> {
         self.core.drain_all()
     }
@@ -162,6 +170,22 @@ impl Aggregator {
     pub fn open_buckets(&self) -> usize {
         self.core.open_buckets()
     }
+
+    /// The time (ms, a bucket boundary) before which the output is final:
+    /// every bucket ending at or before it was drained, was not amended
+    /// since, and is past the lateness window, so no row can change it any
+    /// more. `None` before any row was seen.
+    pub fn final_before_ms(&self) -> Option<i64> {
+        self.core.final_before_ms()
+    }
+
+    /// Ignores, without counting them, rows of buckets ending at or before
+    /// `floor_ms`: after a restart, the minutes that were already final and
+    /// stored. The newest time becomes at least `floor_ms` plus the
+    /// lateness window, as it was when those minutes became final.
+    pub fn set_floor(&mut self, floor_ms: i64) {
+        self.core.set_floor(floor_ms);
+    }
 }
 
 /// The kind-independent interface of a [`Core`].
@@ -173,6 +197,8 @@ trait Run {
     fn counters(&self) -> EngineCounters;
     fn newest_ms(&self) -> Option<i64>;
     fn open_buckets(&self) -> usize;
+    fn final_before_ms(&self) -> Option<i64>;
+    fn set_floor(&mut self, floor_ms: i64);
 }
 
 /// Buckets, lateness and key limits around one kind's [`Fold`].
@@ -185,6 +211,12 @@ struct Core<F: Fold> {
     lateness_ms: i64,
     /// Open buckets by start (ms).
     buckets: BTreeMap<i64, Bucket<F::State>>,
+    /// Drained buckets still inside the lateness window, by start (ms).
+    closed: BTreeMap<i64, Bucket<F::State>>,
+    /// Starts of closed buckets amended since they were last drained.
+    dirty: BTreeSet<i64>,
+    /// Rows of buckets ending at or before this (ms) are ignored.
+    floor: i64,
     /// Max event time of all rows so far.
     newest: Option<i64>,
     /// Buckets ending at or before this (ms) were drained.
@@ -211,6 +243,9 @@ impl<F: Fold> Core<F> {
             fold,
             size_ms,
             buckets: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            floor: i64::MIN,
             newest: None,
             drained_to: i64::MIN,
             counters: EngineCounters::default(),
@@ -219,9 +254,36 @@ impl<F: Fold> Core<F> {
         })
     }
 
-    fn close(&self, start_ms: i64, bucket: Bucket<F::State>) -> ClosedBucket {
-        let entries = bucket.into_entries(&self.keys);
+    fn close(&self, start_ms: i64, bucket: &Bucket<F::State>) -> ClosedBucket {
+        let entries = bucket.entries(&self.keys);
         self.fold.close(&self.names, start_ms / 1000, entries)
+    }
+
+    /// Moves the open buckets ending at or before `up_to_ms` to the closed
+    /// ones and returns them with the amended closed buckets, in time order;
+    /// then forgets closed buckets that the lateness window has passed.
+    fn drain_to(&mut self, up_to_ms: i64) -> Vec<ClosedBucket> {
+        // Buckets with start + size <= up_to, i.e. start < up_to - size + 1.
+        let first_open = up_to_ms.saturating_sub(self.size_ms).saturating_add(1);
+        let open = self.buckets.split_off(&first_open);
+        let newly = std::mem::replace(&mut self.buckets, open);
+        self.drained_to = self.drained_to.max(up_to_ms);
+        let mut out: BTreeMap<i64, ClosedBucket> = BTreeMap::new();
+        for (start, bucket) in newly {
+            out.insert(start, self.close(start, &bucket));
+            self.closed.insert(start, bucket);
+        }
+        for start in std::mem::take(&mut self.dirty) {
+            if let Some(bucket) = self.closed.get(&start) {
+                out.insert(start, self.close(start, bucket));
+            }
+        }
+        if let Some(newest) = self.newest {
+            let size_and_lateness = self.size_ms.saturating_add(self.lateness_ms);
+            self.closed
+                .retain(|&start, _| start.saturating_add(size_and_lateness) > newest);
+        }
+        out.into_values().collect()
     }
 }
 
@@ -238,6 +300,9 @@ impl<F: Fold> Run for Core<F> {
             size_ms,
             lateness_ms,
             buckets,
+            closed,
+            dirty,
+            floor,
             newest: newest_seen,
             drained_to,
             counters,
@@ -261,9 +326,8 @@ impl<F: Fold> Run for Core<F> {
             let end = start.saturating_add(*size_ms);
             let late_from = end.saturating_add(*lateness_ms);
             let in_run = |t: i64| t >= start && t < end;
-            if end <= *drained_to {
+            if end <= *floor {
                 loop {
-                    counters.late += 1;
                     newest = if seen {
                         newest.max(times[row])
                     } else {
@@ -277,7 +341,13 @@ impl<F: Fold> Run for Core<F> {
                 }
                 continue;
             }
-            let bucket = buckets.entry(start).or_insert_with(Bucket::new);
+            // A drained bucket is amended while the lateness window allows.
+            let amending = end <= *drained_to;
+            let bucket = if amending {
+                closed.entry(start).or_insert_with(Bucket::new)
+            } else {
+                buckets.entry(start).or_insert_with(Bucket::new)
+            };
             let mut last: Option<usize> = None;
             loop {
                 let t = times[row];
@@ -298,7 +368,13 @@ impl<F: Fold> Run for Core<F> {
                         }
                     };
                     match index {
-                        Some(i) => fold.update(&bound, &mut bucket.states[i], row),
+                        Some(i) => {
+                            fold.update(&bound, &mut bucket.states[i], row);
+                            if amending {
+                                counters.amended += 1;
+                                dirty.insert(start);
+                            }
+                        }
                         None => counters.key_dropped += 1,
                     }
                 }
@@ -310,7 +386,11 @@ impl<F: Fold> Run for Core<F> {
                 }
             }
             if bucket.states.is_empty() {
-                buckets.remove(&start);
+                if amending {
+                    closed.remove(&start);
+                } else {
+                    buckets.remove(&start);
+                }
             }
         }
         if seen {
@@ -320,26 +400,15 @@ impl<F: Fold> Run for Core<F> {
     }
 
     fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket> {
-        // Buckets with start + size <= up_to, i.e. start < up_to - size + 1.
-        let first_open = up_to_ms.saturating_sub(self.size_ms).saturating_add(1);
-        let open = self.buckets.split_off(&first_open);
-        let closed = std::mem::replace(&mut self.buckets, open);
-        self.drained_to = self.drained_to.max(up_to_ms);
-        closed
-            .into_iter()
-            .map(|(start, bucket)| self.close(start, bucket))
-            .collect()
+        self.drain_to(up_to_ms)
     }
 
     fn drain_all(&mut self) -> Vec<ClosedBucket> {
-        let closed = std::mem::take(&mut self.buckets);
-        if let Some((&start, _)) = closed.last_key_value() {
-            self.drained_to = self.drained_to.max(start.saturating_add(self.size_ms));
-        }
-        closed
-            .into_iter()
-            .map(|(start, bucket)| self.close(start, bucket))
-            .collect()
+        let up_to = match self.buckets.last_key_value() {
+            Some((&start, _)) => start.saturating_add(self.size_ms),
+            None => self.drained_to,
+        };
+        self.drain_to(up_to)
     }
 
     fn counters(&self) -> EngineCounters {
@@ -352,5 +421,24 @@ impl<F: Fold> Run for Core<F> {
 
     fn open_buckets(&self) -> usize {
         self.buckets.len()
+    }
+
+    fn final_before_ms(&self) -> Option<i64> {
+        let newest = self.newest?;
+        let mut before = bucket_start(newest.saturating_sub(self.lateness_ms), self.size_ms);
+        if let Some((&start, _)) = self.buckets.first_key_value() {
+            before = before.min(start);
+        }
+        if let Some(&start) = self.dirty.first() {
+            before = before.min(start);
+        }
+        Some(before)
+    }
+
+    fn set_floor(&mut self, floor_ms: i64) {
+        self.floor = self.floor.max(floor_ms);
+        self.drained_to = self.drained_to.max(self.floor);
+        let newest = self.floor.saturating_add(self.lateness_ms);
+        self.newest = Some(self.newest.map_or(newest, |n| n.max(newest)));
     }
 }

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::output::{Fold, Names};
 
 /// A key's matching lines in one bucket.
+#[derive(Clone)]
 pub(crate) struct Matches {
     count: u64,
     /// The first `max_lines` lines.

@@ -144,11 +144,11 @@ impl ArchiveAggregator {
     }
 
     /// Closed source buckets that arrived after their period was drained
-    /// (in `late`; `key_dropped` is always 0).
+    /// (in `late`; the other counters are always 0).
     pub fn counters(&self) -> EngineCounters {
         EngineCounters {
-            key_dropped: 0,
             late: self.late,
+            ..EngineCounters::default()
         }
     }
 

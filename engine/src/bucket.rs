@@ -51,16 +51,16 @@ impl<S> Bucket<S> {
         Some(i)
     }
 
-    /// The decoded keys and their states, sorted by key.
-    pub(crate) fn into_entries(self, schema: &KeySchema) -> Vec<(Vec<String>, S)> {
-        let mut keys: Vec<(usize, Vec<String>)> = self
+    /// The decoded keys and copies of their states, sorted by key.
+    pub(crate) fn entries(&self, schema: &KeySchema) -> Vec<(Vec<String>, S)>
+    where
+        S: Clone,
+    {
+        let mut entries: Vec<(Vec<String>, S)> = self
             .index
-            .into_iter()
-            .map(|(k, i)| (i, schema.decode(&k)))
+            .iter()
+            .map(|(k, &i)| (schema.decode(k), self.states[i].clone()))
             .collect();
-        keys.sort_unstable_by_key(|(i, _)| *i);
-        let mut entries: Vec<(Vec<String>, S)> =
-            keys.into_iter().map(|(_, k)| k).zip(self.states).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries
     }

@@ -31,8 +31,9 @@ impl Names {
 
 /// What one monitor kind computes per key and bucket.
 pub(crate) trait Fold {
-    /// The per-key state of one bucket.
-    type State;
+    /// The per-key state of one bucket (cloned when a bucket is drained,
+    /// since it stays amendable).
+    type State: Clone;
     /// The columns the kind reads, bound to one batch.
     type Bound<'a>
     where

@@ -94,6 +94,7 @@ impl TopRule {
 }
 
 /// A line kept by a record_top monitor.
+#[derive(Clone)]
 pub(crate) struct Record {
     value: Extreme,
     line: String,

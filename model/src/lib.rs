@@ -128,6 +128,10 @@ pub struct Counters {
     pub key_dropped: u64,
     /// Lines whose minute was older than the lateness window.
     pub late: u64,
+    /// Lines that arrived after their minute was stored but within the
+    /// lateness window: the stored minute was amended with them.
+    #[serde(default)]
+    pub amended: u64,
 }
 
 impl Counters {
@@ -139,6 +143,7 @@ impl Counters {
         self.filtered += other.filtered;
         self.key_dropped += other.key_dropped;
         self.late += other.late;
+        self.amended += other.amended;
     }
 }
 

@@ -45,6 +45,7 @@ impl Catalog for Fake {
                     filtered: 2,
                     key_dropped: 3,
                     late: 4,
+                    amended: 5,
                 },
             },
             MonitorInfo {
@@ -183,7 +184,7 @@ async fn lists_monitors() {
                 "keys": ["host"], "values": ["count", "rate"],
                 "timezone": "Asia/Shanghai",
                 "counters": {"lines": 10, "parsed": 9, "parse_errors": 1,
-                             "filtered": 2, "key_dropped": 3, "late": 4},
+                             "filtered": 2, "key_dropped": 3, "late": 4, "amended": 5},
             })
         );
         assert_eq!(body[1]["name"], "broken");
@@ -337,11 +338,12 @@ async fn metrics_in_prometheus_format() {
             "vigil_monitor_filtered_total{monitor=\"web\"} 2",
             "vigil_monitor_key_dropped_total{monitor=\"web\"} 3",
             "vigil_monitor_late_total{monitor=\"web\"} 4",
+            "vigil_monitor_amended_total{monitor=\"web\"} 5",
             "vigil_monitor_late_total{monitor=\"broken\"} 0",
         ] {
             assert!(body.lines().any(|l| l == line), "missing {line}:\n{body}");
         }
-        assert_eq!(body.lines().filter(|l| l.starts_with("# HELP")).count(), 6);
+        assert_eq!(body.lines().filter(|l| l.starts_with("# HELP")).count(), 7);
     })
     .await;
 }

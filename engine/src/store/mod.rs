@@ -11,8 +11,11 @@
 //! - The type of each value name is fixed by the first non-missing value ever
 //!   written and recorded in `<dir>/<monitor>/schema.json`; a later value of
 //!   the other type is refused.
-//! - Reads see amendments: for one (minute, period, keys), the rows of the
-//!   newest file that holds it replace those of older files.
+//! - Reads see amendments: for one (minute, period), the rows of the newest
+//!   file that holds it replace those of older files. The engine always
+//!   writes a minute whole (every key, every rank), so an amended minute
+//!   also drops keys or ranks that no longer belong to it (a top-N list
+//!   that changed).
 //!
 //! [`Value::Missing`]: vigil_model::Value::Missing
 
@@ -141,8 +144,8 @@ impl MinuteStore {
 
     /// Stores `rows` of `monitor`: one new file per UTC hour of
     /// `row.minute`. Reads return the rows with `monitor` set to
-    /// `monitor.name`; a row whose (minute, period, keys) was stored before
-    /// replaces the older rows in reads.
+    /// `monitor.name`; the rows of a (minute, period) stored before are
+    /// replaced in reads by those of this write, so write minutes whole.
     pub fn write(&mut self, monitor: &Monitor, rows: &[MinuteRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -205,11 +208,11 @@ impl MinuteStore {
             }
         }
         files.sort();
-        type Identity = (i64, Option<String>, Vec<(String, String)>);
+        type Identity = (i64, Option<String>);
         let mut latest: HashMap<Identity, (u64, Vec<MinuteRow>)> = HashMap::new();
         for (seq, path) in files {
             for row in codec::read_parquet(&path, monitor, from_s, to_s)? {
-                let id = (row.minute, row.period.clone(), row.keys.clone());
+                let id = (row.minute, row.period.clone());
                 let slot = latest.entry(id).or_insert_with(|| (seq, Vec::new()));
                 if slot.0 != seq {
                     *slot = (seq, Vec::new());

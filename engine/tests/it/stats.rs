@@ -302,7 +302,7 @@ fn key_limit_drops_further_keys_per_bucket() {
         counters,
         EngineCounters {
             key_dropped: 2,
-            late: 0
+            ..EngineCounters::default()
         }
     );
     let r = rows(&out);
@@ -358,10 +358,11 @@ fn lateness_window() {
 }
 
 #[test]
-fn drained_buckets_are_closed() {
+fn drained_buckets_are_amended_within_the_lateness_window() {
     let m = count_monitor(false);
     let mut agg = Aggregator::new(Arc::new(m)).expect("aggregator");
     assert_eq!(agg.newest_ms(), None);
+    assert_eq!(agg.final_before_ms(), None);
     agg.push(&batch(
         &[at(0, 10, 0), at(1, 10, 0), at(2, 10, 0)],
         vec![s(&["a", "a", "a"])],
@@ -372,18 +373,58 @@ fn drained_buckets_are_closed() {
     let closed = agg.drain_closed(at(2, 0, 0));
     let starts: Vec<i64> = closed.iter().map(|b| b.start).collect();
     assert_eq!(starts, vec![T0_S, T0_S + 60]);
-    // 10:01 was drained: late although within the lateness window.
+    // Lateness 120 s: minutes ending at or before 10:00:10 are final, and
+    // the oldest open minute is 10:02.
+    assert_eq!(agg.final_before_ms(), Some(at(0, 0, 0)));
+    // 10:01 was drained but is inside the lateness window: amended.
     agg.push(&batch(&[at(1, 50, 0), at(2, 20, 0)], vec![s(&["a", "b"])]))
         .expect("push");
-    assert_eq!(agg.counters().late, 1);
-    let rest = agg.drain_all();
-    assert_eq!(rest.len(), 1);
-    assert_eq!(rest[0].rows.len(), 2);
-    // Everything drained: a row of 10:02 is late now, a row of 10:03 is not.
-    agg.push(&batch(&[at(2, 30, 0), at(3, 0, 0)], vec![s(&["a", "a"])]))
+    let c = agg.counters();
+    assert_eq!((c.late, c.amended), (0, 1));
+    assert_eq!(agg.final_before_ms(), Some(at(0, 0, 0)));
+    // The amended minute comes out again, whole, with the open ones.
+    let again = agg.drain_all();
+    let got: Vec<(i64, usize, Option<Value>)> = again
+        .iter()
+        .map(|b| (b.start, b.rows.len(), b.rows[0].value("count")))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (T0_S + 60, 1, Some(Value::Int(2))),
+            (T0_S + 120, 2, Some(Value::Int(1)))
+        ]
+    );
+    // Nothing changed since: nothing to drain.
+    assert!(agg.drain_all().is_empty());
+    // 10:02 is amendable until 10:05; then a row of 10:01 is late.
+    agg.push(&batch(&[at(2, 30, 0), at(6, 0, 0), at(1, 0, 0)], vec![s(&["a", "a", "a"])]))
         .expect("push");
-    assert_eq!(agg.counters().late, 2);
-    assert_eq!(agg.drain_all()[0].start, T0_S + 180);
+    let c = agg.counters();
+    assert_eq!((c.late, c.amended), (1, 2));
+    let out = agg.drain_all();
+    let starts: Vec<i64> = out.iter().map(|b| b.start).collect();
+    assert_eq!(starts, vec![T0_S + 120, T0_S + 360]);
+    assert_eq!(out[0].rows[0].value("count"), Some(Value::Int(2)));
+    assert_eq!(agg.final_before_ms(), Some(at(4, 0, 0)));
+}
+
+#[test]
+fn a_floor_ignores_final_minutes_after_a_restart() {
+    let m = count_monitor(false);
+    let mut agg = Aggregator::new(Arc::new(m)).expect("aggregator");
+    agg.set_floor(at(2, 0, 0));
+    agg.push(&batch(
+        &[at(0, 10, 0), at(1, 59, 0), at(2, 0, 0), at(2, 1, 0)],
+        vec![s(&["a", "a", "a", "a"])],
+    ))
+    .expect("push");
+    let c = agg.counters();
+    assert_eq!((c.late, c.amended, c.key_dropped), (0, 0, 0));
+    let out = agg.drain_all();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].start, T0_S + 120);
+    assert_eq!(out[0].rows[0].value("count"), Some(Value::Int(2)));
 }
 
 #[test]
