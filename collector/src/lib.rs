@@ -8,6 +8,11 @@
 //!   [`time`] parsing the time column and [`number`] the numeric ones, then
 //!   the include/exclude filters; kept rows become Arrow record batches.
 //!
+//! Its durable state as a running service, one module each:
+//! - [`wal`]: the write-ahead log of accepted ingest frames.
+//! - [`offsets`]: the byte ranges held per agent file (dedupe of re-sends).
+//! - [`register`]: the agents, their labels, heartbeats and states.
+//!
 //! The collector does not know the engine: whoever wires them hands the
 //! batches on.
 
@@ -15,5 +20,8 @@ pub mod cut;
 pub mod decode;
 pub mod multiline;
 pub mod number;
+pub mod offsets;
 pub mod reader;
+pub mod register;
 pub mod time;
+pub mod wal;
