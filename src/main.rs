@@ -2,11 +2,13 @@
 //! wires the library crates together; no other crate depends on it.
 
 mod check;
-mod live;
+mod collector;
 mod output;
+mod pipeline;
 mod replay;
 mod route;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,23 +44,41 @@ enum Command {
     },
     /// Print the JSON Schema of the configuration format (for editors).
     Schema,
-    /// The embedded default: one process that tails the monitors' own log
-    /// files, aggregates them, stores closed minutes under --data and serves
-    /// the JSON API on --listen.
+    /// The embedded default: one process with a collector and a local
+    /// agent that tails the monitors' own log files; closed minutes are
+    /// stored under --data and the JSON API is served on --listen.
     Run {
-        /// A YAML file, or a folder of them.
-        #[arg(long, short, value_name = "PATH", default_value = "config/examples")]
-        config: PathBuf,
-        /// Data directory: stored minutes and tail checkpoints.
-        #[arg(long, short, value_name = "DIR", default_value = "data")]
-        data: PathBuf,
-        /// Address of the HTTP API.
-        #[arg(long, short, value_name = "ADDR", default_value = "127.0.0.1:8686")]
-        listen: std::net::SocketAddr,
-        /// Seconds after its end that a minute closes (by the newest line
-        /// time or the wall clock, whichever comes first).
-        #[arg(long, value_name = "SECS", default_value_t = 10)]
-        close_after: u64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The collector: agents register and send lines to it; it aggregates
+    /// them, stores closed minutes under --data and serves the JSON API on
+    /// --listen. Reloads its configuration on SIGHUP and when the files
+    /// change (a bad one is refused and the running one stays).
+    Collector {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The node agent: tails the files the collector names and ships their
+    /// lines to it, buffering on disk while it is unreachable.
+    Agent {
+        /// Base URL of the collector.
+        #[arg(long, value_name = "URL")]
+        collector: String,
+        /// State directory: agent id, checkpoints, disk buffer.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Labels, e.g. `app=trade,instance=node-1,idc=hz,ldc=hz-a`
+        /// (instance defaults to NODE_NAME, POD_NAME or the host name; idc
+        /// and ldc to VIGIL_IDC and VIGIL_LDC).
+        #[arg(long, value_name = "K=V,...")]
+        labels: Option<String>,
+        /// File holding the ingest token (default: VIGIL_INGEST_TOKEN).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Bound of the disk buffer in MiB; reading pauses above it.
+        #[arg(long, value_name = "MIB", default_value_t = 256)]
+        spool_mb: u64,
     },
     /// Run monitors over log files as if they were tailed, then print the
     /// closed minutes and each monitor's counters.
@@ -90,6 +110,51 @@ enum Command {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
+}
+
+/// Settings shared by `vigil run` and `vigil collector`.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// A YAML file, or a folder of them.
+    #[arg(long, short, value_name = "PATH", default_value = "config/examples")]
+    config: PathBuf,
+    /// Data directory: stored minutes, write-ahead log, agent state.
+    #[arg(long, short, value_name = "DIR", default_value = "data")]
+    data: PathBuf,
+    /// Address of the HTTP API and agent endpoints.
+    #[arg(long, short, value_name = "ADDR", default_value = "127.0.0.1:8686")]
+    listen: std::net::SocketAddr,
+    /// Seconds after its end that a minute closes (by the newest line time
+    /// or the wall clock, whichever comes first).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    close_after: u64,
+    /// Seconds between agent heartbeats (3 missed: the agent is lost).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    heartbeat: u64,
+    /// File holding the token agents must present (default:
+    /// VIGIL_INGEST_TOKEN; none: agents are not asked for one).
+    #[arg(long, value_name = "FILE")]
+    ingest_token_file: Option<PathBuf>,
+    /// File holding the token API callers must present (default:
+    /// VIGIL_API_TOKEN; none: the API is open).
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn options(self) -> run::Options {
+        run::Options {
+            config: self.config,
+            data: self.data,
+            listen: self.listen,
+            close_after_secs: self.close_after,
+            heartbeat_secs: self.heartbeat,
+            tokens: run::TokenSources {
+                ingest_file: self.ingest_token_file,
+                api_file: self.api_token_file,
+            },
+        }
+    }
 }
 
 /// Output format of `vigil replay`.
@@ -128,16 +193,20 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Run {
-            config,
-            data,
-            listen,
-            close_after,
-        } => run::run(&run::Options {
-            config,
-            data,
-            listen,
-            close_after_secs: close_after,
+        Command::Run { server } => run::run(&server.options()),
+        Command::Collector { server } => run::collector(&server.options()),
+        Command::Agent {
+            collector,
+            state,
+            labels,
+            token_file,
+            spool_mb,
+        } => run::agent(&run::AgentCommand {
+            collector,
+            state,
+            labels,
+            token_file,
+            spool_mb,
         }),
         Command::Replay {
             config,

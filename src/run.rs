@@ -1,137 +1,193 @@
-//! `vigil run`: the embedded default. One process tails the monitors' own
-//! log files, aggregates them, stores closed minutes under the data
-//! directory and serves the JSON API.
+//! `vigil run`, `vigil collector` and `vigil agent`.
+//!
+//! `vigil run` is the embedded default: one process with a collector and a
+//! local agent that ships the monitors' own log files to it over
+//! 127.0.0.1, exactly as a node agent would.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context, Result};
-use vigil_config::{Config, Kind, Monitor};
-use vigil_dashboards::api::{self, Catalog, MonitorInfo};
-use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
-use vigil_model::MinuteRow;
+use vigil_agent::ship::{labels, Agent, AgentOptions};
+use vigil_dashboards::api::Tokens;
+use vigil_model::wire::Labels;
 
-use crate::live::{Live, SharedCounters, Timing};
+use crate::collector::Settings;
+use crate::serve;
 
-/// What `vigil run` was asked to do.
+/// Bearer tokens from the environment or files named by flags.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSources {
+    /// File holding the ingest token (else `VIGIL_INGEST_TOKEN`).
+    pub ingest_file: Option<PathBuf>,
+    /// File holding the API token (else `VIGIL_API_TOKEN`).
+    pub api_file: Option<PathBuf>,
+}
+
+impl TokenSources {
+    /// Reads the tokens; an empty token counts as none.
+    pub fn read(&self) -> Result<Tokens> {
+        Ok(Tokens {
+            ingest: token(self.ingest_file.as_deref(), "VIGIL_INGEST_TOKEN")?,
+            api: token(self.api_file.as_deref(), "VIGIL_API_TOKEN")?,
+        })
+    }
+}
+
+/// A token from `file`, else from the environment variable `var`.
+fn token(file: Option<&Path>, var: &str) -> Result<Option<String>> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read token file {}", f.display()))?,
+        None => std::env::var(var).unwrap_or_default(),
+    };
+    let text = text.trim().to_string();
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// What `vigil run` and `vigil collector` were asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Configuration file or folder.
     pub config: PathBuf,
-    /// Data directory (stored minutes, tail checkpoints).
+    /// Data directory (stored minutes, log, agent state).
     pub data: PathBuf,
     /// Address of the HTTP API.
     pub listen: SocketAddr,
     /// Seconds after its end that a minute closes.
     pub close_after_secs: u64,
+    /// Seconds between agent heartbeats.
+    pub heartbeat_secs: u64,
+    /// Where the tokens come from.
+    pub tokens: TokenSources,
 }
 
-/// The API's view of the running process: the configured monitors, their
-/// live counters, and the stored minutes.
-struct RunningCatalog {
-    monitors: Vec<Arc<Monitor>>,
-    counters: SharedCounters,
-    store: MinuteStore,
-}
-
-impl Catalog for RunningCatalog {
-    fn monitors(&self) -> Vec<MonitorInfo> {
-        let counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
-        self.monitors
-            .iter()
-            .map(|m| {
-                let c = counters.get(&m.name).copied().unwrap_or_default();
-                MonitorInfo::from_monitor(m, c)
-            })
-            .collect()
-    }
-
-    fn rows(&self, monitor: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String> {
-        self.store
-            .read(monitor, from_s, to_s)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Runs `vigil run` until Ctrl-C.
-pub fn run(opts: &Options) -> Result<ExitCode> {
-    let config: Config = crate::check::load(&opts.config)?;
-    let monitors: Vec<Arc<Monitor>> = config
-        .monitors
-        .iter()
-        .filter(|m| !matches!(m.kind, Kind::Archive(_)))
-        .cloned()
-        .map(Arc::new)
-        .collect();
-    std::fs::create_dir_all(&opts.data)
-        .with_context(|| format!("cannot create data directory {}", opts.data.display()))?;
-    let minutes = opts.data.join("minutes");
-    // Two handles on the same directory: the live loop writes, the API
-    // reads; files appear atomically, so neither needs the other's lock.
-    let writer = MinuteStore::open(&minutes, DEFAULT_RETENTION_SECS)?;
-    let reader = MinuteStore::open(&minutes, DEFAULT_RETENTION_SECS)?;
-    let counters: SharedCounters = Arc::new(Mutex::new(Default::default()));
-    let timing = Timing {
-        close_after_ms: i64::try_from(opts.close_after_secs)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000),
-        poll: Duration::from_millis(500),
-    };
-    let live = Live::new(&monitors, &opts.data, writer, counters.clone(), timing)?;
-    let catalog = Arc::new(RunningCatalog {
-        monitors,
-        counters,
-        store: reader,
-    });
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(opts.listen))
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
-    let addr = listener.local_addr()?;
-    println!("vigil is running with {}", opts.config.display());
-    println!("  data:     {}", opts.data.display());
-    println!("  monitors: http://{addr}/api/v1/monitors");
-    println!("  metrics:  http://{addr}/metrics");
-    println!("Press Ctrl-C to stop.");
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_live = stop.clone();
-    let worker = std::thread::Builder::new()
-        .name("vigil-live".into())
-        .spawn(move || {
-            // Whatever ends the loop ends the process too.
-            let result = live.run(&stop_live);
-            stop_live.store(true, Ordering::Relaxed);
-            result
+impl Options {
+    fn serve_options(&self) -> Result<serve::Options> {
+        Ok(serve::Options {
+            config: self.config.clone(),
+            data: self.data.clone(),
+            listen: self.listen,
+            settings: Settings {
+                close_after_ms: i64::try_from(self.close_after_secs)
+                    .unwrap_or(i64::MAX / 1000)
+                    .saturating_mul(1000),
+                heartbeat_secs: self.heartbeat_secs.max(1),
+                ..Settings::default()
+            },
+            tokens: self.tokens.read()?,
         })
-        .context("cannot start the live loop")?;
-    let stop_api = stop.clone();
-    runtime.block_on(api::serve(listener, catalog, async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => break,
-                () = tokio::time::sleep(Duration::from_millis(200)) => {
-                    if stop_api.load(Ordering::Relaxed) {
-                        break;
-                    }
+    }
+}
+
+/// A running agent thread, stopped and joined when dropped.
+struct AgentThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl AgentThread {
+    fn start(opts: AgentOptions) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("vigil-agent".into())
+            .spawn(move || {
+                if let Err(e) = Agent::run(opts, &flag) {
+                    eprintln!("vigil: the local agent stopped: {e}");
                 }
-            }
+            })
+            .context("cannot start the local agent")?;
+        Ok(AgentThread {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for AgentThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
-    }));
-    stop.store(true, Ordering::Relaxed);
-    worker
-        .join()
-        .map_err(|_| anyhow!("the live loop panicked"))??;
+    }
+}
+
+/// Runs `vigil run` until Ctrl-C or SIGTERM.
+pub fn run(opts: &Options) -> Result<ExitCode> {
+    let serve_opts = opts.serve_options()?;
+    let ingest_token = serve_opts.tokens.ingest.clone();
+    let state = opts.data.join("agent");
+    let config = opts.config.clone();
+    let data = opts.data.clone();
+    serve::run(&serve_opts, move |addr, _| {
+        let labels = labels::resolve(Vec::new(), labels::system_env).unwrap_or_else(|_| Labels {
+            instance: "local".into(),
+            ..Labels::default()
+        });
+        let mut agent = AgentOptions::new(format!("http://{addr}"), state, labels);
+        agent.token = ingest_token;
+        let thread = AgentThread::start(agent)?;
+        println!("vigil is running with {}", config.display());
+        println!("  data:     {}", data.display());
+        println!("  monitors: http://{addr}/api/v1/monitors");
+        println!("  metrics:  http://{addr}/metrics");
+        println!("Press Ctrl-C to stop.");
+        Ok(thread)
+    })
+}
+
+/// Runs `vigil collector` until Ctrl-C or SIGTERM.
+pub fn collector(opts: &Options) -> Result<ExitCode> {
+    let serve_opts = opts.serve_options()?;
+    if serve_opts.tokens.ingest.is_none() && !opts.listen.ip().is_loopback() {
+        eprintln!(
+            "vigil: warning: no ingest token (VIGIL_INGEST_TOKEN or --ingest-token-file) while listening on {}",
+            opts.listen
+        );
+    }
+    serve::run(&serve_opts, |addr, _| {
+        println!("vigil collector listening on http://{addr}");
+        Ok(())
+    })
+}
+
+/// What `vigil agent` was asked to do.
+#[derive(Debug, Clone)]
+pub struct AgentCommand {
+    /// Base URL of the collector.
+    pub collector: String,
+    /// State directory.
+    pub state: PathBuf,
+    /// `key=value,…` labels.
+    pub labels: Option<String>,
+    /// File holding the ingest token (else `VIGIL_INGEST_TOKEN`).
+    pub token_file: Option<PathBuf>,
+    /// Disk buffer bound in MiB.
+    pub spool_mb: u64,
+}
+
+/// Runs `vigil agent` until Ctrl-C or SIGTERM.
+pub fn agent(cmd: &AgentCommand) -> Result<ExitCode> {
+    let pairs = match &cmd.labels {
+        Some(text) => labels::parse_pairs(text)?,
+        None => Vec::new(),
+    };
+    let labels = labels::resolve(pairs, labels::system_env)?;
+    let mut opts = AgentOptions::new(cmd.collector.trim_end_matches('/'), &cmd.state, labels);
+    opts.token = token(cmd.token_file.as_deref(), "VIGIL_INGEST_TOKEN")?;
+    opts.spool_limit_bytes = cmd.spool_mb.saturating_mul(1 << 20);
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the signal handlers")?;
+    }
+    eprintln!("vigil agent shipping to {}", cmd.collector);
+    Agent::run(opts, &stop).map_err(|e| anyhow!(e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,15 +1,40 @@
-//! vigil-agent: the node side of vigil, tailing business log files.
+//! vigil-agent: the node side of vigil, tailing business log files and
+//! shipping their raw lines to the collector, with nothing lost or doubled.
 //!
 //! # Tour
 //!
-//! - [`tail`] follows the files named by monitors (glob patterns), through
-//!   rename and copy-truncate rotation, truncation, deletion and symbolic
-//!   links. [`tail::Tailer::poll`] returns the new complete lines of each
-//!   file as a [`tail::LineBatch`]; the shipper acknowledges them with
+//! - [`tail`] follows the files named by the collector's sources (glob
+//!   patterns), through rename and copy-truncate rotation, truncation,
+//!   deletion and symbolic links. [`tail::Tailer::poll`] returns the new
+//!   complete lines of each file as a [`tail::LineBatch`] (identity,
+//!   generation, byte range), bounded per file and per poll, optionally
+//!   rate-limited; the shipper acknowledges them with
 //!   [`tail::Tailer::commit`].
 //! - [`tail::CheckpointStore`] persists the acknowledged position of every
-//!   file (identity + byte offset) atomically as JSON, so a restart neither
-//!   loses nor repeats acknowledged lines.
+//!   file (identity + generation + byte offset) atomically as JSON, so a
+//!   restart neither loses nor repeats acknowledged lines.
+//! - [`ship`] talks to the collector ([`vigil_model::wire`] protocol):
+//!   [`ship::client::Client`] (blocking HTTP), [`ship::spool::Spool`] (the
+//!   disk buffer while the collector is away), [`ship::labels`] (the node's
+//!   labels) and [`ship::Agent::run`], the loop tying them together.
+//!
+//! Running the agent:
+//!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use vigil_agent::ship::{labels, Agent, AgentOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pairs = labels::parse_pairs("app=pay,idc=sh1")?;
+//! let labels = labels::resolve(pairs, labels::system_env)?;
+//! let mut opts = AgentOptions::new("http://127.0.0.1:8686", "/var/lib/vigil-agent", labels);
+//! opts.token = Some("secret".into());
+//! let stop = AtomicBool::new(false); // set it from a signal handler
+//! Agent::run(opts, &stop)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Using the tailer alone:
 //!
 //! ```no_run
 //! use vigil_agent::tail::{CheckpointStore, Tailer};
@@ -25,7 +50,11 @@
 //! # }
 //! ```
 //!
-//! The agent depends on no columnar engine (arrow, datafusion): its line
-//! splitting is its own, bounded in memory.
+//! Everything is blocking, single-threaded code. The agent depends on no
+//! columnar engine (arrow, datafusion) and no async runtime: its line
+//! splitting is its own, bounded in memory, and its HTTP client is `ureq`.
+//! Errors are logged through the `log` facade (the binary installs a logger)
+//! and the last ones are reported with each heartbeat.
 
+pub mod ship;
 pub mod tail;

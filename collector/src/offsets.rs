@@ -168,7 +168,10 @@ mod tests {
         o.record("a", &h(0, 0, 10, 2));
         assert_eq!(o.check("a", &h(0, 0, 10, 2)), Verdict::Duplicate);
         assert_eq!(o.check("a", &h(0, 4, 10, 1)), Verdict::Duplicate);
-        assert_eq!(o.check("a", &h(0, 4, 20, 3)), Verdict::Conflict { held: 10 });
+        assert_eq!(
+            o.check("a", &h(0, 4, 20, 3)),
+            Verdict::Conflict { held: 10 }
+        );
         assert_eq!(o.check("a", &h(0, 10, 20, 2)), Verdict::New);
         // Another agent, a new generation, an older generation, a flush.
         assert_eq!(o.check("b", &h(0, 0, 10, 2)), Verdict::New);

@@ -283,7 +283,10 @@ mod tests {
         drop(wal);
         let mut wal = Wal::open(dir.path(), 20).unwrap();
         assert_eq!(wal.segments(), &[0, 1, 2]);
-        assert_eq!(records(&wal, 0), vec![b"first".to_vec(), b"second".to_vec()]);
+        assert_eq!(
+            records(&wal, 0),
+            vec![b"first".to_vec(), b"second".to_vec()]
+        );
         assert_eq!(records(&wal, 1), vec![b"third".to_vec()]);
         assert!(records(&wal, 2).is_empty());
         assert_eq!(wal.remove_before(2).unwrap(), 2);

@@ -280,6 +280,9 @@ pub struct Source {
     pub multiline: Option<Multiline>,
     /// Lines longer than this many bytes are parse errors.
     pub max_line_bytes: usize,
+    /// Most KiB read per minute from each file (the agent drops and counts
+    /// lines over it); `None`: no limit.
+    pub rate_limit_kb_per_min: Option<u64>,
 }
 
 /// Text encoding of a source.

@@ -114,6 +114,10 @@ pub struct SourceSpec {
     /// Lines longer than this many bytes are parse errors. Default 65536.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_line_bytes: Option<usize>,
+    /// Most KiB read per minute from each file; lines over the limit are
+    /// dropped by the agent and counted (`rate_limited`). Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_kb_per_min: Option<u64>,
 }
 
 /// Multi-line event joining.

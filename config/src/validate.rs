@@ -981,6 +981,12 @@ impl Ctx<'_> {
                 "max_line_bytes must be at least 1".to_string(),
             );
         }
+        if s.rate_limit_kb_per_min == Some(0) {
+            self.error(
+                &sub("rate_limit_kb_per_min"),
+                "rate_limit_kb_per_min must be at least 1 (leave it out for no limit)".to_string(),
+            );
+        }
         if self.diags.len() > before {
             return None;
         }
@@ -990,6 +996,7 @@ impl Ctx<'_> {
             timezone,
             multiline,
             max_line_bytes,
+            rate_limit_kb_per_min: s.rate_limit_kb_per_min,
         })
     }
 

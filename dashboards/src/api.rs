@@ -10,9 +10,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,7 +20,14 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value as J};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use vigil_model::{Counters, MinuteRow};
+use vigil_model::wire::{self, MAX_BODY_BYTES};
+use vigil_model::{Counters, MinuteRow, View};
+
+mod auth;
+mod ingest;
+
+pub use auth::Tokens;
+pub use ingest::{Ingest, IngestError};
 
 /// Length of the default time range when `from` is not given, in seconds.
 pub const DEFAULT_RANGE_SECS: i64 = 3600;
@@ -84,9 +91,39 @@ impl MonitorInfo {
 pub trait Catalog: Send + Sync + 'static {
     /// Every monitor, in a stable order.
     fn monitors(&self) -> Vec<MonitorInfo>;
-    /// The rows of `monitor` whose minute lies in `[from_s, to_s)`, epoch
-    /// seconds; an `Err` becomes a 500 response carrying its text.
-    fn rows(&self, monitor: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String>;
+    /// The rows of `monitor` asked for by `request`; in a labelled view the
+    /// label is the first key of each row (`("instance", "node-1")`). An
+    /// `Err` becomes a 500 response carrying its text.
+    fn rows(&self, monitor: &str, request: &RowsRequest) -> Result<Vec<MinuteRow>, String>;
+
+    /// The registered agents as JSON objects (`GET /api/v1/agents`).
+    fn agents(&self) -> Vec<J> {
+        Vec::new()
+    }
+
+    /// Runs read-only SQL over stored minutes (`POST /api/v1/sql`).
+    fn sql(&self, sql: &str) -> Result<J, ApiError> {
+        let _ = sql;
+        Err(ApiError::NotFound("/api/v1/sql".into()))
+    }
+
+    /// More metrics in the Prometheus text format, appended to `/metrics`.
+    fn metrics(&self) -> String {
+        String::new()
+    }
+}
+
+/// What a rows request asks the [`Catalog`] for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsRequest {
+    /// Start of the range, epoch seconds (inclusive).
+    pub from_s: i64,
+    /// End of the range, epoch seconds (exclusive).
+    pub to_s: i64,
+    /// Total, or apart per instance, IDC or LDC.
+    pub view: View,
+    /// Include the minutes still open.
+    pub live: bool,
 }
 
 /// Why a request failed; each variant maps to one HTTP status.
@@ -106,9 +143,23 @@ pub enum ApiError {
     /// No route matches this path (404).
     #[error("no such path `{0}`")]
     NotFound(String),
-    /// The method is not GET (405).
-    #[error("method {0} not allowed; only GET is")]
-    MethodNotAllowed(String),
+    /// The method is not the one the path takes (405).
+    #[error("method {method} not allowed; use {allowed}")]
+    MethodNotAllowed {
+        /// The method of the request.
+        method: String,
+        /// The method the path takes.
+        allowed: &'static str,
+    },
+    /// No or a wrong bearer token (401).
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    /// The request body is larger than the limit (413).
+    #[error("request body larger than {0} bytes")]
+    TooLarge(usize),
+    /// A query ran out of time (503).
+    #[error("{0}")]
+    Timeout(String),
     /// The catalog failed (500).
     #[error("catalog error: {0}")]
     Catalog(String),
@@ -120,7 +171,10 @@ impl ApiError {
         match self {
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnknownMonitor(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,7 +189,8 @@ impl ApiError {
         }
     }
 
-    fn bad(parameter: &str, message: impl Into<String>) -> Self {
+    /// A 400 about `parameter`.
+    pub fn bad(parameter: &str, message: impl Into<String>) -> Self {
         ApiError::BadParameter {
             parameter: parameter.to_string(),
             message: message.into(),
@@ -143,66 +198,230 @@ impl ApiError {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops
-/// accepting, lets open connections finish their current request, and
-/// returns. Accept errors (such as running out of file descriptors) are
-/// retried after a short pause.
+/// Serves the API of `catalog` on `listener` until `shutdown` completes; see
+/// [`Server::serve`].
 pub async fn serve(
     listener: TcpListener,
     catalog: Arc<dyn Catalog>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut conns = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let catalog = Arc::clone(&catalog);
-                let mut stop_rx = stop_rx.clone();
-                conns.spawn(async move {
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        let catalog = Arc::clone(&catalog);
-                        async move { Ok::<_, Infallible>(handle(catalog, req).await) }
-                    });
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop_rx.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
-                    }
-                });
-            }
-            // Reap finished connections so the set does not grow forever.
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    while conns.join_next().await.is_some() {}
+    Server::new(catalog).serve(listener, shutdown).await;
 }
 
-async fn handle(catalog: Arc<dyn Catalog>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    let now = chrono::Utc::now().timestamp();
-    let routed = tokio::task::spawn_blocking(move || {
-        route(&*catalog, &method, &path, query.as_deref(), now)
-    })
-    .await;
-    routed.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
+/// The HTTP server: the read API over a [`Catalog`], optionally the agent
+/// endpoints over an [`Ingest`], behind bearer [`Tokens`].
+#[derive(Clone)]
+pub struct Server {
+    catalog: Arc<dyn Catalog>,
+    ingest: Option<Arc<dyn Ingest>>,
+    tokens: Tokens,
+    max_body_bytes: usize,
+}
+
+impl Server {
+    /// A server of `catalog` without agent endpoints or tokens, accepting
+    /// bodies up to [`MAX_BODY_BYTES`].
+    pub fn new(catalog: Arc<dyn Catalog>) -> Self {
+        Server {
+            catalog,
+            ingest: None,
+            tokens: Tokens::default(),
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+
+    /// Also serves the agent endpoints of [`vigil_model::wire`].
+    pub fn with_ingest(mut self, ingest: Arc<dyn Ingest>) -> Self {
+        self.ingest = Some(ingest);
+        self
+    }
+
+    /// Demands these bearer tokens.
+    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops
+    /// accepting, lets open connections finish their current request, and
+    /// returns. Accept errors (such as running out of file descriptors) are
+    /// retried after a short pause.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let server = Arc::new(self);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut conns = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let server = Arc::clone(&server);
+                    let mut stop_rx = stop_rx.clone();
+                    conns.spawn(async move {
+                        let service = service_fn(move |req: Request<Incoming>| {
+                            let server = Arc::clone(&server);
+                            async move { Ok::<_, Infallible>(server.handle(req).await) }
+                        });
+                        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = stop_rx.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    });
+                }
+                // Reap finished connections so the set does not grow forever.
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        while conns.join_next().await.is_some() {}
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().map(str::to_string);
+        let agent_side = [
+            wire::REGISTER_PATH,
+            wire::HEARTBEAT_PATH,
+            wire::CONFIG_PATH,
+            wire::INGEST_PATH,
+        ]
+        .contains(&path.as_str());
+        if path != "/healthz" {
+            let token = if agent_side {
+                self.tokens.ingest.as_deref()
+            } else {
+                self.tokens.api.as_deref()
+            };
+            if !auth::authorized(req.headers(), token) {
+                return error_response(&ApiError::Unauthorized);
+            }
+        }
+        let posted = (agent_side && path != wire::CONFIG_PATH) || path == "/api/v1/sql";
+        if !posted {
+            let catalog = Arc::clone(&self.catalog);
+            let ingest = self.ingest.clone();
+            let now = chrono::Utc::now().timestamp();
+            let routed = tokio::task::spawn_blocking(move || {
+                if path == wire::CONFIG_PATH {
+                    return agent_config(ingest.as_deref(), &method);
+                }
+                route(&*catalog, &method, &path, query.as_deref(), now)
+            })
+            .await;
+            return routed.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())));
+        }
+        if method != Method::POST {
+            return error_response(&ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allowed: "POST",
+            });
+        }
+        let body = match read_body(req, self.max_body_bytes).await {
+            Ok(body) => body,
+            Err(e) => return error_response(&e),
+        };
+        let server = Arc::clone(&self);
+        let answered = tokio::task::spawn_blocking(move || server.post(&path, &body)).await;
+        answered.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
+    }
+
+    /// Answers a POST to `path` with `body`.
+    fn post(&self, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        if path == "/api/v1/sql" {
+            return match sql_request(body).and_then(|sql| self.catalog.sql(&sql)) {
+                Ok(result) => json_response(StatusCode::OK, &result),
+                Err(e) => error_response(&e),
+            };
+        }
+        let Some(ingest) = self.ingest.as_deref() else {
+            return error_response(&ApiError::NotFound(path.to_string()));
+        };
+        let answer = match path {
+            wire::REGISTER_PATH => parse_json(body)
+                .and_then(|r| ingest.register(r))
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            wire::HEARTBEAT_PATH => parse_json(body)
+                .and_then(|h| ingest.heartbeat(h))
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            _ => ingest
+                .ingest(body)
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+        };
+        match answer {
+            Ok(json) => json_response(StatusCode::OK, &json),
+            Err(e) => json_response(e.status(), &e.to_json()),
+        }
+    }
+}
+
+/// `GET` [`wire::CONFIG_PATH`].
+fn agent_config(ingest: Option<&dyn Ingest>, method: &Method) -> Response<Full<Bytes>> {
+    let Some(ingest) = ingest else {
+        return error_response(&ApiError::NotFound(wire::CONFIG_PATH.into()));
+    };
+    if method != Method::GET {
+        return error_response(&ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed: "GET",
+        });
+    }
+    json_response(
+        StatusCode::OK,
+        &serde_json::to_value(ingest.agent_config()).unwrap_or_default(),
+    )
+}
+
+/// Reads a request body of at most `limit` bytes (413 beyond).
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    let announced = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::TooLarge(limit))
+        }
+        Err(e) => Err(ApiError::bad("body", format!("cannot read the body: {e}"))),
+    }
+}
+
+/// A JSON body of an agent request.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
+    serde_json::from_slice(body).map_err(|e| IngestError::BadRequest(format!("bad JSON body: {e}")))
+}
+
+/// The `sql` field of a `POST /api/v1/sql` body.
+fn sql_request(body: &[u8]) -> Result<String, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SqlBody {
+        sql: String,
+    }
+    serde_json::from_slice::<SqlBody>(body)
+        .map(|b| b.sql)
+        .map_err(|e| ApiError::bad("sql", format!("expected a body {{\"sql\": \"...\"}}: {e}")))
 }
 
 /// Answers one request: `method`, the URI's `path` and raw `query`, with
@@ -233,13 +452,17 @@ fn route_inner(
         ["healthz"]
             | ["metrics"]
             | ["api", "v1", "monitors"]
+            | ["api", "v1", "agents"]
             | ["api", "v1", "monitors", _, "rows" | "counters"]
     );
     if !known {
         return Err(ApiError::NotFound(path.to_string()));
     }
     if method != Method::GET {
-        return Err(ApiError::MethodNotAllowed(method.to_string()));
+        return Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed: "GET",
+        });
     }
     match segments.as_slice() {
         ["healthz"] => Ok(text_response(
@@ -250,8 +473,9 @@ fn route_inner(
         ["metrics"] => Ok(text_response(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            metrics_text(&catalog.monitors()),
+            metrics_text(&catalog.monitors()) + &catalog.metrics(),
         )),
+        ["api", "v1", "agents"] => Ok(json_response(StatusCode::OK, &J::Array(catalog.agents()))),
         ["api", "v1", "monitors"] => {
             let list: Vec<J> = catalog
                 .monitors()
@@ -270,13 +494,30 @@ fn route_inner(
         ["api", "v1", "monitors", name, "rows"] => {
             let info = find_monitor(catalog, name)?;
             let q = RowsQuery::parse(query.unwrap_or(""), &info, now_s)?;
+            let request = RowsRequest {
+                from_s: q.from,
+                to_s: q.to,
+                view: q.view,
+                live: q.live,
+            };
             let rows = catalog
-                .rows(&info.name, q.from, q.to)
+                .rows(&info.name, &request)
                 .map_err(ApiError::Catalog)?;
             let list: Vec<J> = rows
-                .iter()
-                .filter(|r| q.matches(r))
-                .map(|r| r.to_json(info.timezone))
+                .into_iter()
+                .map(|mut r| {
+                    let label =
+                        (q.view != View::Total && !r.keys.is_empty()).then(|| r.keys.remove(0));
+                    (r, label)
+                })
+                .filter(|(r, _)| q.matches(r))
+                .map(|(r, label)| {
+                    let mut json = r.to_json(info.timezone);
+                    if let (Some((name, value)), J::Object(map)) = (label, &mut json) {
+                        map.insert("labels".into(), json!({ name: value }));
+                    }
+                    json
+                })
                 .collect();
             Ok(json_response(StatusCode::OK, &J::Array(list)))
         }
@@ -297,6 +538,8 @@ fn find_monitor(catalog: &dyn Catalog, raw_name: &str) -> Result<MonitorInfo, Ap
 struct RowsQuery {
     from: i64,
     to: i64,
+    view: View,
+    live: bool,
     keys: Vec<(String, String)>,
 }
 
@@ -305,6 +548,8 @@ impl RowsQuery {
         let mut from = None;
         let mut to = None;
         let mut keys = Vec::new();
+        let mut view = View::Total;
+        let mut live = false;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (raw_k, raw_v) = pair.split_once('=').unwrap_or((pair, ""));
             let k = percent_decode(raw_k, true);
@@ -322,29 +567,47 @@ impl RowsQuery {
                         return Err(ApiError::bad(&k, format!("`{k}` is given twice")));
                     }
                 }
-                _ => {
-                    match k.strip_prefix("key.") {
-                        Some(col) if info.keys.iter().any(|c| c == col) => {
-                            keys.push((col.to_string(), v));
-                        }
-                        Some(col) => {
-                            return Err(ApiError::bad(
-                                &k,
-                                format!(
-                                    "monitor `{}` has no key column `{col}` (keys: {})",
-                                    info.name,
-                                    info.keys.join(", ")
-                                ),
-                            ));
-                        }
-                        None => {
-                            return Err(ApiError::bad(
-                            &k,
-                            format!("unknown query parameter `{k}`; expected from, to, key.<column>"),
-                        ));
-                        }
-                    }
+                "view" => {
+                    view = View::parse(&v).ok_or_else(|| {
+                        ApiError::bad(
+                            "view",
+                            format!("unknown view `{v}`; expected total, instance, idc or ldc"),
+                        )
+                    })?;
                 }
+                "live" => {
+                    live = match v.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(ApiError::bad(
+                                "live",
+                                format!("`live` must be true or false, not `{v}`"),
+                            ))
+                        }
+                    };
+                }
+                _ => match k.strip_prefix("key.") {
+                    Some(col) if info.keys.iter().any(|c| c == col) => {
+                        keys.push((col.to_string(), v));
+                    }
+                    Some(col) => {
+                        return Err(ApiError::bad(
+                            &k,
+                            format!(
+                                "monitor `{}` has no key column `{col}` (keys: {})",
+                                info.name,
+                                info.keys.join(", ")
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::bad(
+                            &k,
+                            format!("unknown query parameter `{k}`; expected from, to, view, live, key.<column>"),
+                        ));
+                    }
+                },
             }
         }
         let to = to.unwrap_or(now_s);
@@ -352,7 +615,13 @@ impl RowsQuery {
         if from >= to {
             return Err(ApiError::bad("from", "`from` must be before `to`"));
         }
-        Ok(RowsQuery { from, to, keys })
+        Ok(RowsQuery {
+            from,
+            to,
+            view,
+            live,
+            keys,
+        })
     }
 
     fn matches(&self, row: &MinuteRow) -> bool {
@@ -498,9 +767,16 @@ fn json_response(status: StatusCode, body: &J) -> Response<Full<Bytes>> {
 
 fn error_response(err: &ApiError) -> Response<Full<Bytes>> {
     let mut resp = json_response(err.status(), &err.to_json());
-    if matches!(err, ApiError::MethodNotAllowed(_)) {
-        resp.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET"));
+    match err {
+        ApiError::MethodNotAllowed { allowed, .. } => {
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allowed));
+        }
+        ApiError::Unauthorized => {
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        _ => {}
     }
     resp
 }

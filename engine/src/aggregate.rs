@@ -26,8 +26,8 @@ pub struct EngineCounters {
     pub key_dropped: u64,
     /// Rows dropped because their bucket was past the lateness window.
     pub late: u64,
-    /// Rows added to a bucket after it was drained, within the lateness
-    /// window: the bucket is drained again with them.
+    /// Rows added, within the lateness window, to a bucket that was
+    /// already drained with rows: the bucket is drained again with them.
     pub amended: u64,
 }
 
@@ -165,6 +165,12 @@ impl Aggregator {
         self.core.newest_ms()
     }
 
+    /// The current output of every open bucket, in time order, without
+    /// closing anything: the minute in progress, for a live view.
+    pub fn peek_open(&self) -> Vec<ClosedBucket> {
+        self.core.peek_open()
+    }
+
     /// How many buckets hold rows not yet drained (0 once every row pushed
     /// so far is in a closed bucket, i.e. safe to acknowledge upstream).
     pub fn open_buckets(&self) -> usize {
@@ -179,10 +185,18 @@ impl Aggregator {
         self.core.final_before_ms()
     }
 
-    /// Ignores, without counting them, rows of buckets ending at or before
-    /// `floor_ms`: after a restart, the minutes that were already final and
-    /// stored. The newest time becomes at least `floor_ms` plus the
-    /// lateness window, as it was when those minutes became final.
+    /// Makes everything drained so far final: later rows for those buckets
+    /// are late rather than amendments. For a monitor whose lines stopped
+    /// for longer than the lateness window (by the wall clock).
+    pub fn finalize(&mut self) {
+        self.core.finalize();
+    }
+
+    /// Counts as late the rows of buckets ending at or before `floor_ms`:
+    /// after a restart or a reload, the minutes that were already final and
+    /// stored, which a fresh aggregator must not write again in part. The
+    /// newest time becomes at least `floor_ms` plus the lateness window, as
+    /// it was when those minutes became final.
     pub fn set_floor(&mut self, floor_ms: i64) {
         self.core.set_floor(floor_ms);
     }
@@ -197,8 +211,10 @@ trait Run {
     fn counters(&self) -> EngineCounters;
     fn newest_ms(&self) -> Option<i64>;
     fn open_buckets(&self) -> usize;
+    fn peek_open(&self) -> Vec<ClosedBucket>;
     fn final_before_ms(&self) -> Option<i64>;
     fn set_floor(&mut self, floor_ms: i64);
+    fn finalize(&mut self);
 }
 
 /// Buckets, lateness and key limits around one kind's [`Fold`].
@@ -215,6 +231,9 @@ struct Core<F: Fold> {
     closed: BTreeMap<i64, Bucket<F::State>>,
     /// Starts of closed buckets amended since they were last drained.
     dirty: BTreeSet<i64>,
+    /// Starts of closed buckets whose rows all came after their drain, not
+    /// drained yet: their rows are not amendments.
+    unsent: BTreeSet<i64>,
     /// Rows of buckets ending at or before this (ms) are ignored.
     floor: i64,
     /// Max event time of all rows so far.
@@ -245,6 +264,7 @@ impl<F: Fold> Core<F> {
             buckets: BTreeMap::new(),
             closed: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            unsent: BTreeSet::new(),
             floor: i64::MIN,
             newest: None,
             drained_to: i64::MIN,
@@ -273,6 +293,7 @@ impl<F: Fold> Core<F> {
             out.insert(start, self.close(start, &bucket));
             self.closed.insert(start, bucket);
         }
+        self.unsent.clear();
         for start in std::mem::take(&mut self.dirty) {
             if let Some(bucket) = self.closed.get(&start) {
                 out.insert(start, self.close(start, bucket));
@@ -302,6 +323,7 @@ impl<F: Fold> Run for Core<F> {
             buckets,
             closed,
             dirty,
+            unsent,
             floor,
             newest: newest_seen,
             drained_to,
@@ -328,6 +350,7 @@ impl<F: Fold> Run for Core<F> {
             let in_run = |t: i64| t >= start && t < end;
             if end <= *floor {
                 loop {
+                    counters.late += 1;
                     newest = if seen {
                         newest.max(times[row])
                     } else {
@@ -341,10 +364,16 @@ impl<F: Fold> Run for Core<F> {
                 }
                 continue;
             }
-            // A drained bucket is amended while the lateness window allows.
+            // A drained bucket is amended while the lateness window allows;
+            // a drained minute that had no rows yet simply comes out at the
+            // next drain.
             let amending = end <= *drained_to;
+            let emitted = amending && closed.contains_key(&start) && !unsent.contains(&start);
             let bucket = if amending {
-                closed.entry(start).or_insert_with(Bucket::new)
+                closed.entry(start).or_insert_with(|| {
+                    unsent.insert(start);
+                    Bucket::new()
+                })
             } else {
                 buckets.entry(start).or_insert_with(Bucket::new)
             };
@@ -371,7 +400,7 @@ impl<F: Fold> Run for Core<F> {
                         Some(i) => {
                             fold.update(&bound, &mut bucket.states[i], row);
                             if amending {
-                                counters.amended += 1;
+                                counters.amended += u64::from(emitted);
                                 dirty.insert(start);
                             }
                         }
@@ -423,9 +452,17 @@ impl<F: Fold> Run for Core<F> {
         self.buckets.len()
     }
 
+    fn peek_open(&self) -> Vec<ClosedBucket> {
+        self.buckets
+            .iter()
+            .map(|(&start, bucket)| self.close(start, bucket))
+            .collect()
+    }
+
     fn final_before_ms(&self) -> Option<i64> {
         let newest = self.newest?;
-        let mut before = bucket_start(newest.saturating_sub(self.lateness_ms), self.size_ms);
+        let mut before =
+            bucket_start(newest.saturating_sub(self.lateness_ms), self.size_ms).max(self.floor);
         if let Some((&start, _)) = self.buckets.first_key_value() {
             before = before.min(start);
         }
@@ -433,6 +470,13 @@ impl<F: Fold> Run for Core<F> {
             before = before.min(start);
         }
         Some(before)
+    }
+
+    fn finalize(&mut self) {
+        self.floor = self.floor.max(self.drained_to);
+        self.closed.clear();
+        self.dirty.clear();
+        self.unsent.clear();
     }
 
     fn set_floor(&mut self, floor_ms: i64) {

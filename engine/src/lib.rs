@@ -21,6 +21,8 @@
 //! - [`store::MinuteStore`] keeps closed rows as Parquet files partitioned by
 //!   monitor and UTC hour, reads ranges back (newest amendment wins) and
 //!   deletes partitions past the retention.
+//! - [`sql::SqlEngine`] runs read-only SQL (DataFusion) over the stored
+//!   minutes, one table per monitor, within row and time limits.
 //!
 //! # Input contract
 //!
@@ -60,6 +62,7 @@ mod operand;
 mod output;
 pub mod partial;
 mod service;
+pub mod sql;
 mod stats;
 pub mod store;
 mod top;

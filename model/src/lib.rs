@@ -132,6 +132,9 @@ pub struct Counters {
     /// lateness window: the stored minute was amended with them.
     #[serde(default)]
     pub amended: u64,
+    /// Lines the agent dropped because the source's rate limit was reached.
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 impl Counters {
@@ -144,6 +147,7 @@ impl Counters {
         self.key_dropped += other.key_dropped;
         self.late += other.late;
         self.amended += other.amended;
+        self.rate_limited += other.rate_limited;
     }
 }
 
@@ -200,5 +204,69 @@ impl MinuteRow {
             o.insert("lines".into(), J::from(self.lines.clone()));
         }
         J::Object(o)
+    }
+}
+
+/// How rows are grouped by the labels of the agents that sent the lines:
+/// all together, or apart per instance, IDC or LDC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum View {
+    /// Every agent's lines together.
+    Total,
+    /// Apart per agent instance.
+    Instance,
+    /// Apart per data centre.
+    Idc,
+    /// Apart per logical data centre.
+    Ldc,
+}
+
+impl View {
+    /// The views other than [`View::Total`].
+    pub const LABELLED: [View; 3] = [View::Instance, View::Idc, View::Ldc];
+
+    /// The view's name: `total`, `instance`, `idc` or `ldc` (also the
+    /// label's name in rows).
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Total => "total",
+            View::Instance => "instance",
+            View::Idc => "idc",
+            View::Ldc => "ldc",
+        }
+    }
+
+    /// The view named `name`, if any.
+    pub fn parse(name: &str) -> Option<View> {
+        [View::Total, View::Instance, View::Idc, View::Ldc]
+            .into_iter()
+            .find(|v| v.name() == name)
+    }
+
+    /// The label value this view groups `labels` by (`unknown` when the
+    /// agent has no such label); `None` for [`View::Total`].
+    pub fn label_of(self, labels: &wire::Labels) -> Option<String> {
+        let value = match self {
+            View::Total => return None,
+            View::Instance => Some(labels.instance.as_str()),
+            View::Idc => labels.idc.as_deref(),
+            View::Ldc => labels.ldc.as_deref(),
+        };
+        Some(
+            value
+                .filter(|v| !v.is_empty())
+                .unwrap_or("unknown")
+                .to_string(),
+        )
+    }
+
+    /// The stored table of `monitor` in this view: the monitor's own name
+    /// for [`View::Total`], else `<monitor>@<view>` (with the label as the
+    /// first key column).
+    pub fn table(self, monitor: &str) -> String {
+        match self {
+            View::Total => monitor.to_string(),
+            v => format!("{monitor}@{}", v.name()),
+        }
     }
 }

@@ -104,7 +104,7 @@ pub struct AgentStatus {
     /// Bytes read since start.
     #[serde(default)]
     pub bytes_read: u64,
-    /// Polls of a file cut short by its rate limit since start.
+    /// Lines dropped by rate limits since start.
     #[serde(default)]
     pub rate_limited: u64,
     /// Bytes waiting in the disk buffer.
@@ -155,7 +155,8 @@ pub struct SourceConfig {
     pub patterns: Vec<String>,
     /// Lines longer than this are skipped (and counted).
     pub max_line_bytes: usize,
-    /// Most bytes read per minute from each file, in KiB; none = unlimited.
+    /// Most KiB read per minute from each file; lines over it are dropped
+    /// and reported in [`BatchHeader::rate_dropped`]. None: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_kb_per_min: Option<u64>,
 }
@@ -178,6 +179,9 @@ pub struct BatchHeader {
     /// Lines in the range skipped as too long.
     #[serde(default)]
     pub too_long: u64,
+    /// Lines in the range dropped by the source's rate limit.
+    #[serde(default)]
+    pub rate_dropped: u64,
     /// The file had nothing more to read: a multi-line event still being
     /// joined is complete.
     #[serde(default)]
@@ -237,6 +241,7 @@ impl Batch {
                 start,
                 end,
                 too_long,
+                rate_dropped: 0,
                 flush,
                 lines: lines.len() as u64,
                 bytes,
@@ -284,8 +289,8 @@ pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
         .iter()
         .position(|&b| b == b'\n')
         .ok_or_else(|| WireError("no header line".into()))?;
-    let header: IngestHeader = serde_json::from_slice(&frame[..nl])
-        .map_err(|e| WireError(format!("header: {e}")))?;
+    let header: IngestHeader =
+        serde_json::from_slice(&frame[..nl]).map_err(|e| WireError(format!("header: {e}")))?;
     let mut rest = &frame[nl + 1..];
     let mut batches = Vec::with_capacity(header.batches.len());
     for (i, h) in header.batches.into_iter().enumerate() {
@@ -322,7 +327,10 @@ pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
         batches.push(Batch { header: h, lines });
     }
     if !rest.is_empty() {
-        return Err(WireError(format!("{} bytes after the last batch", rest.len())));
+        return Err(WireError(format!(
+            "{} bytes after the last batch",
+            rest.len()
+        )));
     }
     Ok((header.agent, batches))
 }
@@ -355,7 +363,14 @@ mod tests {
     fn bad_frames_are_refused() {
         let frame = encode_ingest(
             "a",
-            &[Batch::new("p".into(), (1, 2, 0), (0, 4), 0, false, vec![b"abc".to_vec()])],
+            &[Batch::new(
+                "p".into(),
+                (1, 2, 0),
+                (0, 4),
+                0,
+                false,
+                vec![b"abc".to_vec()],
+            )],
         );
         assert!(decode_ingest(&frame[..frame.len() - 1]).is_err());
         let mut longer = frame.clone();

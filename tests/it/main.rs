@@ -7,6 +7,8 @@ mod fixtures;
 mod generated;
 mod malformed;
 mod pieces;
+mod pipeline;
+mod procs;
 mod rules;
 mod run;
 mod support;

@@ -54,6 +54,11 @@ pub struct Checkpoint {
     pub id: FileId,
     /// Byte offset just after the last acknowledged line.
     pub offset: u64,
+    /// Generation of the file: how many times it restarted from offset 0
+    /// because it shrank (truncation, copy-truncate rotation). Absent from
+    /// checkpoint files written before generations existed (read as 0).
+    #[serde(default)]
+    pub gen: u32,
 }
 
 /// Saves and loads checkpoints as one JSON file in a state directory.
@@ -133,6 +138,7 @@ mod tests {
             path: PathBuf::from("/var/log/a.log"),
             id: FileId { dev: 1, ino: 2 },
             offset: 42,
+            gen: 3,
         }];
         store.save(&cps).unwrap();
         assert_eq!(store.load().unwrap(), cps);
@@ -143,6 +149,16 @@ mod tests {
             .join("state")
             .join("checkpoints.json.tmp")
             .exists());
+    }
+
+    #[test]
+    fn checkpoints_without_generation_load_as_generation_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
+        let old = r#"[{"path": "/l/a.log", "id": {"dev": 1, "ino": 2}, "offset": 7}]"#;
+        fs::write(store.path(), old).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!((loaded[0].offset, loaded[0].gen), (7, 0));
     }
 
     #[test]

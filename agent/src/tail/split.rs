@@ -5,26 +5,39 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 /// Size of each `read` call.
 const CHUNK: usize = 64 * 1024;
 
-/// The complete lines read from one offset to end of file.
+/// The complete lines read from one offset, up to end of file or a budget.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Lines {
     /// Lines without their `\n` and without one trailing `\r`.
     pub(crate) lines: Vec<Vec<u8>>,
     /// Lines longer than the bound, skipped.
     pub(crate) too_long: u64,
+    /// Lines skipped because they did not fit in `keep`.
+    pub(crate) dropped: u64,
+    /// Bytes the returned lines occupy in the file (with `\r` and `\n`).
+    pub(crate) kept: u64,
     /// Offset just after the last complete line (the start offset if none).
     pub(crate) end: u64,
+    /// Whether reading stopped at the budget with more of the file unread.
+    pub(crate) cut: bool,
 }
 
-/// Reads every complete (`\n`-terminated) line of `file` from `start` to end
-/// of file. A final line without `\n` is left unread: `end` stops before it.
-/// A line longer than `max_line_bytes` (after dropping one trailing `\r`) is
-/// counted in `too_long` and never held in memory beyond `max_line_bytes + 1`
-/// bytes.
+/// Reads the complete (`\n`-terminated) lines of `file` from `start`, to end
+/// of file or until `budget` bytes of the file are consumed, whichever comes
+/// first. A final line without `\n` is left unread: `end` stops before it.
+///
+/// Lines are never split: `end - start` stays within `budget`, except that
+/// the first line is always taken whole. A line longer than `max_line_bytes`
+/// (after dropping one trailing `\r`) is counted in `too_long` and never held
+/// in memory beyond `max_line_bytes + 1` bytes. Lines are returned while the
+/// bytes they occupy in the file add up to at most `keep`; a line that does
+/// not fit in what is left is skipped and counted in `dropped`.
 pub(crate) fn read_lines<F: Read + Seek>(
     file: &mut F,
     start: u64,
     max_line_bytes: usize,
+    budget: u64,
+    mut keep: u64,
 ) -> std::io::Result<Lines> {
     file.seek(SeekFrom::Start(start))?;
     let mut out = Lines {
@@ -39,7 +52,7 @@ pub(crate) fn read_lines<F: Read + Seek>(
     let mut pending_len: u64 = 0;
     let cap = max_line_bytes.saturating_add(1);
     let mut buf = vec![0u8; CHUNK];
-    loop {
+    'read: loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -53,6 +66,11 @@ pub(crate) fn read_lines<F: Read + Seek>(
                 None => (chunk, false),
             };
             pending_len += part.len() as u64;
+            // Past the budget with a line already taken: this one waits.
+            if out.end > start && out.end - start + pending_len + u64::from(newline) > budget {
+                out.cut = true;
+                break 'read;
+            }
             if !overflow {
                 let room = cap - pending.len();
                 if part.len() > room {
@@ -71,7 +89,11 @@ pub(crate) fn read_lines<F: Read + Seek>(
                 }
                 if overflow || pending.len() > max_line_bytes {
                     out.too_long += 1;
+                } else if pending_len + 1 > keep {
+                    out.dropped += 1;
                 } else {
+                    keep -= pending_len + 1;
+                    out.kept += pending_len + 1;
                     out.lines.push(std::mem::take(&mut pending));
                 }
                 pending.clear();
@@ -89,7 +111,25 @@ mod tests {
     use std::io::Cursor;
 
     fn lines(data: &[u8], start: u64, max: usize) -> Lines {
-        read_lines(&mut Cursor::new(data.to_vec()), start, max).unwrap()
+        read_lines(
+            &mut Cursor::new(data.to_vec()),
+            start,
+            max,
+            u64::MAX,
+            u64::MAX,
+        )
+        .unwrap()
+    }
+
+    fn budgeted(data: &[u8], start: u64, budget: u64) -> Lines {
+        read_lines(
+            &mut Cursor::new(data.to_vec()),
+            start,
+            100,
+            budget,
+            u64::MAX,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -124,6 +164,41 @@ mod tests {
         assert_eq!(got.lines, vec![b"ok".to_vec()]);
         assert_eq!(got.too_long, 1);
         assert_eq!(got.end, data.len() as u64);
+    }
+
+    #[test]
+    fn budget_stops_between_lines() {
+        let data = b"aaa\nbbb\nccc\n";
+        let got = budgeted(data, 0, 8);
+        assert_eq!(got.lines, vec![b"aaa".to_vec(), b"bbb".to_vec()]);
+        assert_eq!((got.end, got.cut), (8, true));
+        let got = budgeted(data, 0, 7);
+        assert_eq!(got.lines, vec![b"aaa".to_vec()]);
+        assert_eq!((got.end, got.cut), (4, true));
+        let got = budgeted(data, 8, 8);
+        assert_eq!(got.lines, vec![b"ccc".to_vec()]);
+        assert_eq!((got.end, got.cut), (12, false));
+    }
+
+    #[test]
+    fn first_line_is_taken_even_over_budget() {
+        let got = budgeted(b"abcdefgh\nx\n", 0, 3);
+        assert_eq!(got.lines, vec![b"abcdefgh".to_vec()]);
+        assert_eq!((got.end, got.cut), (9, true));
+    }
+
+    #[test]
+    fn partial_tail_is_not_a_cut() {
+        let got = budgeted(b"a\nbbbb", 0, 100);
+        assert_eq!((got.end, got.cut), (2, false));
+    }
+
+    #[test]
+    fn lines_over_keep_are_dropped_and_counted() {
+        let data = b"aaa\nbbbbbbbb\ncc\ndd\n";
+        let got = read_lines(&mut Cursor::new(data.to_vec()), 0, 100, u64::MAX, 8).unwrap();
+        assert_eq!(got.lines, vec![b"aaa".to_vec(), b"cc".to_vec()]);
+        assert_eq!((got.dropped, got.kept, got.end), (2, 7, data.len() as u64));
     }
 
     #[test]

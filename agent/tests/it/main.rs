@@ -1,6 +1,10 @@
-//! Integration tests of the tailer on real files.
+//! Integration tests of the agent on real files: the tailer alone, then the
+//! whole agent against a fake collector.
 
+mod fake;
+mod limits;
 mod model;
+mod ship;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -9,7 +13,7 @@ use std::path::Path;
 use vigil_agent::tail::{CheckpointStore, LineBatch, Tailer};
 
 /// Appends `text` to the file at `path`, creating it if needed.
-fn append(path: &Path, text: &str) {
+pub(crate) fn append(path: &Path, text: &str) {
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
@@ -19,7 +23,7 @@ fn append(path: &Path, text: &str) {
 }
 
 /// Lines of `batches` as strings.
-fn lines(batches: &[LineBatch]) -> Vec<String> {
+pub(crate) fn lines(batches: &[LineBatch]) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| b.lines.iter())
@@ -28,7 +32,7 @@ fn lines(batches: &[LineBatch]) -> Vec<String> {
 }
 
 /// Polls, commits everything, returns the lines.
-fn poll_commit(t: &mut Tailer) -> Vec<String> {
+pub(crate) fn poll_commit(t: &mut Tailer) -> Vec<String> {
     let batches = t.poll().unwrap();
     for b in &batches {
         t.commit(b.id, b.end);

@@ -1,5 +1,6 @@
 //! Model-based test: random appends, rotations and restarts; every line
-//! written is delivered exactly once, in order per file.
+//! written is delivered exactly once, in order per file — with a byte budget
+//! small enough that a poll reads only a few lines, and flush markers on.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -7,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use vigil_agent::tail::{CheckpointStore, FileId, LineBatch, Tailer};
+use vigil_agent::tail::{Checkpoint, CheckpointStore, FileId, LineBatch, Tailer};
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -73,7 +74,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::new(dir.path().join("state"));
         let writer = open_append(&dir.path().join("app.log"));
-        let tailer = Tailer::new(vec![Self::pattern(dir.path())], Vec::new(), 64);
+        let tailer = Self::tailer(dir.path(), Vec::new());
         World {
             dir,
             store,
@@ -91,6 +92,21 @@ impl World {
 
     fn pattern(dir: &Path) -> PathBuf {
         dir.join("app.log*")
+    }
+
+    /// About three lines per file and poll.
+    fn tailer(dir: &Path, checkpoints: Vec<Checkpoint>) -> Tailer {
+        Tailer::new(vec![Self::pattern(dir)], checkpoints, 64)
+            .with_max_batch_bytes(16)
+            .with_flush_markers()
+    }
+
+    /// Polls and acknowledges until nothing is left behind by the budget.
+    fn drain(&mut self) {
+        self.poll_commit();
+        while self.tailer.backlog() {
+            self.poll_commit();
+        }
     }
 
     /// Completes the partial line of the current file, if any.
@@ -130,6 +146,7 @@ impl World {
                 self.delivered.push((b.id, seq));
             }
             assert_eq!(b.too_long, 0);
+            assert!(!b.flush || (b.lines.is_empty() && b.start == b.end));
             self.tailer.commit(b.id, b.end);
         }
     }
@@ -159,7 +176,7 @@ impl World {
                 // Lines written between the last read and the truncation are
                 // lost by copy-truncate itself: drain first.
                 self.complete();
-                self.poll_commit();
+                self.drain();
                 self.rotations += 1;
                 let copy = self.dir.path().join(format!("archive.{}", self.rotations));
                 fs::copy(&log, copy).unwrap();
@@ -173,14 +190,14 @@ impl World {
                 self.tailer.save(&self.store).unwrap();
                 self.stash.clear();
                 let checkpoints = self.store.load().unwrap();
-                self.tailer = Tailer::new(vec![Self::pattern(self.dir.path())], checkpoints, 64);
+                self.tailer = Self::tailer(self.dir.path(), checkpoints);
             }
         }
     }
 
     fn check(&mut self) {
         self.complete();
-        self.poll_commit();
+        self.drain();
         let mut got: Vec<u64> = self.delivered.iter().map(|&(_, s)| s).collect();
         got.sort_unstable();
         assert_eq!(got, self.written, "loss or duplicate");

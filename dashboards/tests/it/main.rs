@@ -9,8 +9,8 @@ use std::io::{Read, Write};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use vigil_dashboards::api::{serve, Catalog, MonitorInfo};
-use vigil_model::{Counters, MinuteRow, Value};
+use vigil_dashboards::api::{serve, Catalog, MonitorInfo, RowsRequest};
+use vigil_model::{Counters, MinuteRow, Value, View};
 
 /// 2026-11-20T02:00:00Z = 2026-11-20T10:00:00+08:00.
 const T0: i64 = 1_795_140_000;
@@ -60,13 +60,22 @@ impl Catalog for Fake {
         ]
     }
 
-    fn rows(&self, monitor: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String> {
+    fn rows(&self, monitor: &str, req: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
+        // The instance view: every row is from node-1, the label first.
+        let label = match req.view {
+            View::Total => None,
+            v => Some((v.name().to_string(), "node-1".to_string())),
+        };
         match monitor {
             "web" => Ok(self
                 .rows
                 .iter()
-                .filter(|r| r.minute >= from_s && r.minute < to_s)
+                .filter(|r| r.minute >= req.from_s && r.minute < req.to_s)
                 .cloned()
+                .map(|mut r| {
+                    r.keys.splice(0..0, label.clone());
+                    r
+                })
                 .collect()),
             _ => Err("store unavailable".into()),
         }
@@ -230,6 +239,24 @@ async fn rows_filtered_by_key() {
         assert_eq!(counts, vec![2, 4]);
         let (_, body) = s.get_json(&rows_query("&key.host=zzz")).await;
         assert_eq!(body, json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rows_of_a_labelled_view_carry_their_labels() {
+    with_server(|s| async move {
+        let (status, body) = s.get_json(&rows_query("&view=instance&key.host=b")).await;
+        assert_eq!(status, 200);
+        let rows = body.as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["labels"], json!({"instance": "node-1"}));
+        assert_eq!(rows[0]["keys"], json!({"host": "b"}));
+        let (status, body) = s.get_json(&rows_query("&view=rack")).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["parameter"], "view");
+        let (_, body) = s.get_json(&rows_query("")).await;
+        assert!(body[0].get("labels").is_none());
     })
     .await;
 }

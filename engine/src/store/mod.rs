@@ -147,10 +147,22 @@ impl MinuteStore {
     /// `monitor.name`; the rows of a (minute, period) stored before are
     /// replaced in reads by those of this write, so write minutes whole.
     pub fn write(&mut self, monitor: &Monitor, rows: &[MinuteRow]) -> Result<(), StoreError> {
+        self.write_table(&monitor.name, &monitor.key_names(), rows)
+    }
+
+    /// Stores `rows` under the table `name` (a monitor, or a view of one
+    /// such as `trade@instance`) whose key columns are `key_names`; the
+    /// same rules as [`MinuteStore::write`].
+    pub fn write_table<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        key_names: &[S],
+        rows: &[MinuteRow],
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mdir = self.monitor_dir(&monitor.name)?;
+        let mdir = self.monitor_dir(name)?;
         fs::create_dir_all(&mdir).map_err(io_err(&mdir))?;
         let schema_path = mdir.join(SCHEMA_FILE);
         let mut types = load_types(&schema_path)?;
@@ -173,7 +185,8 @@ impl MinuteStore {
             let seq = self.next_seq;
             self.next_seq += 1;
             let name = format!("{seq:020}{DATA_EXT}");
-            let batch = codec::encode(&monitor.key_names(), &part, &types, &pdir.join(&name))?;
+            let keys: Vec<&str> = key_names.iter().map(AsRef::as_ref).collect();
+            let batch = codec::encode(&keys, &part, &types, &pdir.join(&name))?;
             write_atomic(&pdir, &name, |file, path| {
                 codec::write_parquet(file, &batch, path)
             })?;

@@ -4,6 +4,7 @@
 mod archive;
 mod errors;
 mod merge;
+mod sql;
 mod stats;
 mod store;
 mod top;
@@ -53,6 +54,7 @@ pub fn monitor(name: &str, kind: Kind, columns: Vec<Column>, group_by: Vec<usize
             timezone: chrono_tz::UTC,
             multiline: None,
             max_line_bytes: 65_536,
+            rate_limit_kb_per_min: None,
         }),
         time: None,
         columns,

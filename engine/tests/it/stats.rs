@@ -398,8 +398,11 @@ fn drained_buckets_are_amended_within_the_lateness_window() {
     // Nothing changed since: nothing to drain.
     assert!(agg.drain_all().is_empty());
     // 10:02 is amendable until 10:05; then a row of 10:01 is late.
-    agg.push(&batch(&[at(2, 30, 0), at(6, 0, 0), at(1, 0, 0)], vec![s(&["a", "a", "a"])]))
-        .expect("push");
+    agg.push(&batch(
+        &[at(2, 30, 0), at(6, 0, 0), at(1, 0, 0)],
+        vec![s(&["a", "a", "a"])],
+    ))
+    .expect("push");
     let c = agg.counters();
     assert_eq!((c.late, c.amended), (1, 2));
     let out = agg.drain_all();
@@ -407,10 +410,23 @@ fn drained_buckets_are_amended_within_the_lateness_window() {
     assert_eq!(starts, vec![T0_S + 120, T0_S + 360]);
     assert_eq!(out[0].rows[0].value("count"), Some(Value::Int(2)));
     assert_eq!(agg.final_before_ms(), Some(at(4, 0, 0)));
+    // Rows of a drained minute that never had rows are not amendments.
+    agg.drain_closed(at(8, 0, 0));
+    agg.push(&batch(&[at(7, 0, 0), at(7, 1, 0)], vec![s(&["a", "a"])]))
+        .expect("push");
+    agg.push(&batch(&[at(7, 2, 0)], vec![s(&["a"])]))
+        .expect("push");
+    assert_eq!(agg.counters().amended, 2);
+    let out = agg.drain_closed(at(8, 0, 0));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].rows[0].value("count"), Some(Value::Int(3)));
+    agg.push(&batch(&[at(7, 3, 0)], vec![s(&["a"])]))
+        .expect("push");
+    assert_eq!(agg.counters().amended, 3);
 }
 
 #[test]
-fn a_floor_ignores_final_minutes_after_a_restart() {
+fn a_floor_makes_final_minutes_late_after_a_restart() {
     let m = count_monitor(false);
     let mut agg = Aggregator::new(Arc::new(m)).expect("aggregator");
     agg.set_floor(at(2, 0, 0));
@@ -420,7 +436,11 @@ fn a_floor_ignores_final_minutes_after_a_restart() {
     ))
     .expect("push");
     let c = agg.counters();
-    assert_eq!((c.late, c.amended, c.key_dropped), (0, 0, 0));
+    assert_eq!((c.late, c.amended, c.key_dropped), (2, 0, 0));
+    assert_eq!(
+        agg.peek_open()[0].rows[0].value("count"),
+        Some(Value::Int(2))
+    );
     let out = agg.drain_all();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].start, T0_S + 120);

@@ -1,0 +1,579 @@
+//! The collector service: agents register, heartbeat, pull their
+//! configuration and send lines; accepted lines are made durable in the
+//! write-ahead log, then cut and aggregated by the [`Pipeline`], whose
+//! closed minutes go to the store.
+//!
+//! # Nothing lost, nothing doubled
+//!
+//! - An ingest frame is acknowledged only after its new batches are synced
+//!   to the WAL; a batch the collector already holds (same agent, file
+//!   identity, generation and range) is acknowledged and not used again.
+//! - At start, the WAL segments still on disk are replayed on top of the
+//!   saved [`Floors`] (per monitor: minutes before this are final), so the
+//!   minutes in progress at a crash are rebuilt from their lines.
+//! - A segment is deleted only once every row in it belongs to a final,
+//!   stored minute; the floors and held offsets are saved first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value as J};
+use vigil_collector::offsets::{write_atomic, Offsets, Verdict};
+use vigil_collector::register::{AgentState, Registry};
+use vigil_collector::wal::Wal;
+use vigil_config::{Config, Kind, Monitor};
+use vigil_dashboards::api::{Ingest, IngestError};
+use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
+use vigil_model::wire::{
+    self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
+    RegisterReply, SourceConfig,
+};
+use vigil_model::Counters;
+
+use crate::pipeline::{Floors, Pipeline};
+
+/// How the collector runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A minute closes this long after its end.
+    pub close_after_ms: i64,
+    /// Seconds between agent heartbeats.
+    pub heartbeat_secs: u64,
+    /// WAL segments rotate at this size…
+    pub segment_bytes: u64,
+    /// …or this age, so that old ones can be deleted.
+    pub segment_age: Duration,
+    /// Stored minutes are kept this long.
+    pub retention_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            close_after_ms: 10_000,
+            heartbeat_secs: 10,
+            segment_bytes: 64 << 20,
+            segment_age: Duration::from_secs(30),
+            retention_secs: DEFAULT_RETENTION_SECS,
+        }
+    }
+}
+
+/// The monitors in force and what agents tail for them.
+struct Loaded {
+    monitors: Vec<Arc<Monitor>>,
+    agent_config: AgentConfig,
+}
+
+impl Loaded {
+    fn new(config: &Config, version: &str) -> Self {
+        let monitors: Vec<Arc<Monitor>> = config
+            .monitors
+            .iter()
+            .filter(|m| !matches!(m.kind, Kind::Archive(_)))
+            .cloned()
+            .map(Arc::new)
+            .collect();
+        let mut sources: Vec<SourceConfig> = Vec::new();
+        for m in &monitors {
+            let Some(s) = &m.source else { continue };
+            let source = SourceConfig {
+                patterns: s
+                    .paths
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+                max_line_bytes: s.max_line_bytes,
+                rate_limit_kb_per_min: s.rate_limit_kb_per_min,
+            };
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+        Loaded {
+            monitors,
+            agent_config: AgentConfig {
+                version: version.to_string(),
+                sources,
+            },
+        }
+    }
+}
+
+/// The ordered, durable part: log, held offsets, pipeline.
+struct Core {
+    wal: Wal,
+    offsets: Offsets,
+    pipeline: Pipeline,
+    segment_started: Instant,
+    retention_checked: Option<Instant>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Default)]
+struct Stats {
+    frames: AtomicU64,
+    batches: AtomicU64,
+    duplicates: AtomicU64,
+    conflicts: AtomicU64,
+    lines: AtomicU64,
+    bytes: AtomicU64,
+    reloads: AtomicU64,
+    reload_errors: AtomicU64,
+}
+
+/// See the [module docs](self).
+pub struct Collector {
+    dir: PathBuf,
+    settings: Settings,
+    core: Mutex<Core>,
+    registry: Mutex<Registry>,
+    loaded: RwLock<Loaded>,
+    counters: Mutex<BTreeMap<String, Counters>>,
+    reader: Arc<MinuteStore>,
+    stats: Stats,
+}
+
+/// Files of the collector's state under the data directory.
+struct Paths {
+    minutes: PathBuf,
+    wal: PathBuf,
+    floors: PathBuf,
+    offsets: PathBuf,
+    agents: PathBuf,
+}
+
+impl Paths {
+    fn new(data: &Path) -> Self {
+        let state = data.join("collector");
+        Paths {
+            minutes: data.join("minutes"),
+            wal: data.join("wal"),
+            floors: state.join("floors.json"),
+            offsets: state.join("offsets.json"),
+            agents: state.join("agents.json"),
+        }
+    }
+}
+
+impl Collector {
+    /// Opens the collector's state under `data` and replays its log.
+    pub fn open(config: &Config, version: &str, data: &Path, settings: Settings) -> Result<Self> {
+        let paths = Paths::new(data);
+        let state_dir = paths.floors.parent().expect("state file has a parent");
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        let floors: Floors = match std::fs::read(&paths.floors) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: invalid floors", paths.floors.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Floors::default(),
+            Err(e) => return Err(e).context(format!("cannot read {}", paths.floors.display())),
+        };
+        let mut offsets = Offsets::load(&paths.offsets)
+            .with_context(|| format!("{}: invalid offsets", paths.offsets.display()))?;
+        let registry = Registry::load(&paths.agents)
+            .with_context(|| format!("{}: invalid agent register", paths.agents.display()))?;
+        let loaded = Loaded::new(config, version);
+        let writer = MinuteStore::open(&paths.minutes, settings.retention_secs)?;
+        let reader = Arc::new(MinuteStore::open(&paths.minutes, settings.retention_secs)?);
+        let mut pipeline =
+            Pipeline::new(&loaded.monitors, writer, settings.close_after_ms, &floors)?;
+        let wal = Wal::open(&paths.wal, settings.segment_bytes)?;
+        let mut replayed = 0u64;
+        let active = wal.active_segment();
+        for &segment in wal.segments().iter().filter(|&&s| s < active) {
+            let mut records = wal.read_segment(segment)?;
+            for payload in records.by_ref() {
+                let payload = payload?;
+                let (labels, agent, batches) = decode_record(&payload)
+                    .with_context(|| format!("WAL segment {segment}: bad record"))?;
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                for b in &batches {
+                    offsets.record(&agent, &b.header);
+                    pipeline.apply(segment, &agent, &labels, b, now_ms)?;
+                    replayed += b.header.lines;
+                }
+            }
+            if records.torn() {
+                eprintln!("vigil: WAL segment {segment} ends with a torn record (never acknowledged); ignored");
+            }
+            pipeline.close(chrono::Utc::now().timestamp_millis())?;
+        }
+        if replayed > 0 {
+            eprintln!("vigil: replayed {replayed} lines from the write-ahead log");
+        }
+        let counters = pipeline.counters();
+        Ok(Collector {
+            dir: data.to_path_buf(),
+            settings,
+            core: Mutex::new(Core {
+                wal,
+                offsets,
+                pipeline,
+                segment_started: Instant::now(),
+                retention_checked: None,
+            }),
+            registry: Mutex::new(registry),
+            loaded: RwLock::new(loaded),
+            counters: Mutex::new(counters),
+            reader,
+            stats: Stats::default(),
+        })
+    }
+
+    fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store's read handle.
+    pub fn store(&self) -> &Arc<MinuteStore> {
+        &self.reader
+    }
+
+    /// The monitors in force.
+    pub fn monitors(&self) -> Vec<Arc<Monitor>> {
+        self.loaded
+            .read()
+            .map(|l| l.monitors.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every monitor's counters as of the last [`Collector::tick`].
+    pub fn counters(&self) -> BTreeMap<String, Counters> {
+        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The minutes in progress of `monitor` in `view`.
+    pub fn peek(&self, monitor: &str, view: vigil_model::View) -> Vec<vigil_model::MinuteRow> {
+        self.core().pipeline.peek(monitor, view)
+    }
+
+    /// Closes due minutes, publishes counters, rotates and trims the log,
+    /// and applies retention (hourly).
+    pub fn tick(&self, now_ms: i64) -> Result<()> {
+        let mut core = self.core();
+        let core = &mut *core;
+        core.pipeline.close(now_ms)?;
+        let counters = core.pipeline.counters();
+        if let Ok(mut shared) = self.counters.lock() {
+            *shared = counters;
+        }
+        if core.segment_started.elapsed() >= self.settings.segment_age {
+            core.wal.rotate()?;
+            core.segment_started = Instant::now();
+        }
+        if let Some((cut, floors)) = core.pipeline.releasable(core.wal.segments()) {
+            let paths = Paths::new(&self.dir);
+            let json = serde_json::to_vec_pretty(&floors)?;
+            write_atomic(&paths.floors, &json)
+                .with_context(|| format!("cannot save {}", paths.floors.display()))?;
+            core.offsets
+                .save(&paths.offsets)
+                .with_context(|| format!("cannot save {}", paths.offsets.display()))?;
+            core.wal.remove_before(cut)?;
+            core.pipeline.release(cut);
+        }
+        if core
+            .retention_checked
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600))
+        {
+            core.pipeline.apply_retention(now_ms / 1000)?;
+            core.retention_checked = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Replaces the configuration: minutes in progress are closed and
+    /// stored under the old one, and its monitors' stored minutes stay
+    /// final; agents pull the new file list at their next heartbeat.
+    pub fn reload(&self, config: &Config, version: &str) -> Result<()> {
+        let loaded = Loaded::new(config, version);
+        let mut core = self.core();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let floors = core.pipeline.finish(now_ms)?;
+        let store =
+            MinuteStore::open(&Paths::new(&self.dir).minutes, self.settings.retention_secs)?;
+        let pipeline = Pipeline::new(
+            &loaded.monitors,
+            store,
+            self.settings.close_after_ms,
+            &floors,
+        )?;
+        core.pipeline = pipeline;
+        core.wal.rotate()?;
+        core.segment_started = Instant::now();
+        drop(core);
+        if let Ok(mut l) = self.loaded.write() {
+            *l = loaded;
+        }
+        self.stats.reloads.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Counts a configuration that could not be loaded.
+    pub fn reload_failed(&self) {
+        self.stats.reload_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The agents as JSON objects with their state.
+    pub fn agents_json(&self) -> Vec<J> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let hb = self.heartbeat_ms();
+        self.registry()
+            .agents()
+            .map(|a| {
+                json!({
+                    "agent": a.agent,
+                    "labels": a.labels,
+                    "version": a.version,
+                    "state": a.state(now, hb).name(),
+                    "registered": vigil_model::rfc3339(a.registered_ms / 1000, chrono_tz::UTC),
+                    "last_heartbeat": vigil_model::rfc3339(a.last_seen_ms / 1000, chrono_tz::UTC),
+                    "clock_offset_ms": a.clock_offset_ms,
+                    "config_version": a.config_version,
+                    "status": a.status,
+                })
+            })
+            .collect()
+    }
+
+    /// The collector's own metrics in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        let now = chrono::Utc::now().timestamp_millis();
+        let hb = self.heartbeat_ms();
+        let mut states: BTreeMap<&str, u64> =
+            AgentState::ALL.iter().map(|s| (s.name(), 0)).collect();
+        for a in self.registry().agents() {
+            *states.entry(a.state(now, hb).name()).or_default() += 1;
+        }
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
+            out.push_str(&format!(
+                "# HELP vigil_{name} {help}\n# TYPE vigil_{name} counter\nvigil_{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        };
+        let s = &self.stats;
+        counter(
+            &mut out,
+            "ingest_frames_total",
+            "Ingest requests accepted.",
+            &s.frames,
+        );
+        counter(
+            &mut out,
+            "ingest_batches_total",
+            "Batches newly accepted.",
+            &s.batches,
+        );
+        counter(
+            &mut out,
+            "ingest_duplicate_batches_total",
+            "Batches re-sent and acknowledged without use.",
+            &s.duplicates,
+        );
+        counter(
+            &mut out,
+            "ingest_conflicts_total",
+            "Frames refused for an overlapping range.",
+            &s.conflicts,
+        );
+        counter(&mut out, "ingest_lines_total", "Lines accepted.", &s.lines);
+        counter(
+            &mut out,
+            "ingest_bytes_total",
+            "Bytes of lines accepted.",
+            &s.bytes,
+        );
+        counter(
+            &mut out,
+            "config_reloads_total",
+            "Configurations loaded after start.",
+            &s.reloads,
+        );
+        counter(
+            &mut out,
+            "config_reload_errors_total",
+            "Configurations refused on reload.",
+            &s.reload_errors,
+        );
+        out.push_str("# HELP vigil_agents Agents by state.\n# TYPE vigil_agents gauge\n");
+        for (state, n) in states {
+            out.push_str(&format!("vigil_agents{{state=\"{state}\"}} {n}\n"));
+        }
+        let core = self.core();
+        out.push_str(&format!(
+            "# HELP vigil_wal_segments Write-ahead log segments on disk.\n# TYPE vigil_wal_segments gauge\nvigil_wal_segments {}\n",
+            core.wal.segments().len()
+        ));
+        out.push_str("# HELP vigil_open_minutes Minutes in progress per monitor.\n# TYPE vigil_open_minutes gauge\n");
+        for (monitor, open) in core.pipeline.open_minutes() {
+            out.push_str(&format!(
+                "vigil_open_minutes{{monitor=\"{monitor}\"}} {open}\n"
+            ));
+        }
+        out
+    }
+
+    fn heartbeat_ms(&self) -> i64 {
+        i64::try_from(self.settings.heartbeat_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+}
+
+impl Ingest for Collector {
+    fn register(&self, request: Register) -> Result<RegisterReply, IngestError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let version = self.agent_config().version;
+        self.registry()
+            .register(&request, &version, now)
+            .map_err(|e| {
+                IngestError::Unavailable(format!("cannot save the agent register: {e}"))
+            })?;
+        let offsets = self.core().offsets.of_agent(&request.agent);
+        Ok(RegisterReply {
+            heartbeat_secs: self.settings.heartbeat_secs,
+            config_version: version,
+            server_time_ms: now,
+            offsets,
+        })
+    }
+
+    fn heartbeat(&self, request: Heartbeat) -> Result<HeartbeatReply, IngestError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let known = self.registry().heartbeat(&request, now);
+        Ok(HeartbeatReply {
+            config_version: self.agent_config().version,
+            server_time_ms: now,
+            known,
+        })
+    }
+
+    fn agent_config(&self) -> AgentConfig {
+        self.loaded
+            .read()
+            .map(|l| l.agent_config.clone())
+            .unwrap_or_default()
+    }
+
+    fn ingest(&self, frame: &[u8]) -> Result<IngestReply, IngestError> {
+        let (agent, batches) =
+            wire::decode_ingest(frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
+        let labels = {
+            let mut registry = self.registry();
+            registry.seen(&agent, chrono::Utc::now().timestamp_millis());
+            registry.labels(&agent).cloned().unwrap_or_else(|| Labels {
+                instance: agent.clone(),
+                ..Labels::default()
+            })
+        };
+        let mut core = self.core();
+        let mut fresh = Vec::new();
+        let mut duplicates = 0;
+        for b in batches {
+            match core.offsets.check(&agent, &b.header) {
+                Verdict::New => fresh.push(b),
+                Verdict::Duplicate => duplicates += 1,
+                Verdict::Conflict { held } => {
+                    self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                    return Err(IngestError::Conflict {
+                        message: format!(
+                            "{}: bytes {}..{} overlap the {held} bytes held; resume at {held}",
+                            b.header.path, b.header.start, b.header.end
+                        ),
+                        offset: held,
+                    });
+                }
+            }
+        }
+        let accepted = fresh.len() as u64;
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .duplicates
+            .fetch_add(duplicates, Ordering::Relaxed);
+        if fresh.is_empty() {
+            return Ok(IngestReply {
+                accepted,
+                duplicates,
+            });
+        }
+        let payload = encode_record(&labels, &agent, &fresh);
+        let segment = core
+            .wal
+            .append(&payload)
+            .map_err(|e| IngestError::Unavailable(format!("cannot write the log: {e}")))?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for b in &fresh {
+            core.offsets.record(&agent, &b.header);
+            self.stats
+                .lines
+                .fetch_add(b.header.lines, Ordering::Relaxed);
+            self.stats
+                .bytes
+                .fetch_add(b.header.bytes, Ordering::Relaxed);
+            // The batch is durable: a failure to use it now is retried by
+            // the replay at the next start, not by the agent.
+            if let Err(e) = core.pipeline.apply(segment, &agent, &labels, b, now_ms) {
+                eprintln!("vigil: {agent} {}: {e:#}", b.header.path);
+            }
+        }
+        self.stats.batches.fetch_add(accepted, Ordering::Relaxed);
+        Ok(IngestReply {
+            accepted,
+            duplicates,
+        })
+    }
+}
+
+/// A WAL record: the agent's labels as one JSON line, then the frame.
+fn encode_record(labels: &Labels, agent: &str, batches: &[Batch]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(labels).expect("labels serialize");
+    out.push(b'\n');
+    out.extend(wire::encode_ingest(agent, batches));
+    out
+}
+
+fn decode_record(payload: &[u8]) -> Result<(Labels, String, Vec<Batch>)> {
+    let nl = payload
+        .iter()
+        .position(|&b| b == b'\n')
+        .context("no labels line")?;
+    let labels: Labels = serde_json::from_slice(&payload[..nl]).context("labels")?;
+    let (agent, batches) = wire::decode_ingest(&payload[nl + 1..])?;
+    Ok((labels, agent, batches))
+}
+
+/// The version of a configuration: a hash of the files' contents.
+pub fn config_version(path: &Path) -> Result<String> {
+    let mut files = BTreeSet::new();
+    if path.is_dir() {
+        for entry in
+            std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?
+        {
+            let p = entry?.path();
+            if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                files.insert(p);
+            }
+        }
+    } else {
+        files.insert(path.to_path_buf());
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        for b in f.to_string_lossy().bytes().chain(bytes) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}

@@ -1,0 +1,466 @@
+//! The collector's pipeline: agents' raw lines → events → a monitor's
+//! columns → per-minute aggregates, in total and per label view → stored
+//! minutes.
+//!
+//! Every batch is applied in write-ahead-log order and tagged with its log
+//! segment. The pipeline tells which segments only hold rows of minutes that
+//! are final (stored, and past the lateness window); those segments can go,
+//! and a restart replays the others on top of the floors saved with them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{Array, Int64Array};
+use arrow::record_batch::RecordBatch;
+use vigil_collector::cut::Cutter;
+use vigil_collector::decode::Decoder;
+use vigil_collector::multiline::Joiner;
+use vigil_config::Monitor;
+use vigil_engine::store::MinuteStore;
+use vigil_engine::Aggregator;
+use vigil_model::wire::{Batch, Labels};
+use vigil_model::{Counters, MinuteRow, View};
+
+use crate::route;
+
+/// One aggregator and when it last received rows (wall clock).
+struct Agg {
+    aggregator: Aggregator,
+    last_rows_ms: i64,
+}
+
+impl Agg {
+    fn new(monitor: &Arc<Monitor>, floor_ms: Option<i64>, now_ms: i64) -> Result<Self> {
+        let mut aggregator = Aggregator::new(monitor.clone())?;
+        if let Some(floor) = floor_ms {
+            aggregator.set_floor(floor);
+        }
+        Ok(Agg {
+            aggregator,
+            last_rows_ms: now_ms,
+        })
+    }
+}
+
+/// A monitor's cutter and aggregators.
+struct MonitorPipe {
+    monitor: Arc<Monitor>,
+    cutter: Cutter,
+    total: Agg,
+    /// Per labelled view and label value.
+    labelled: BTreeMap<(View, String), Agg>,
+    /// Rows of minutes before this were final at the last restart.
+    floor_ms: Option<i64>,
+    /// Lines the agents dropped by the source's rate limit.
+    rate_limited: u64,
+}
+
+/// Decoding and multi-line state of one file, per read group.
+struct FileState {
+    decoder: Decoder,
+    joiner: Option<Joiner>,
+}
+
+/// A file of an agent: agent, device, inode, generation, read group.
+type FileKey = (String, u64, u64, u32, usize);
+
+/// What must survive the deletion of log segments: per monitor, the time
+/// before which minutes are final, and the counters of the deleted lines.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Floors {
+    /// Minutes before this (epoch ms) are final, per monitor.
+    pub final_before_ms: BTreeMap<String, i64>,
+    /// Counters of the lines in deleted segments, per monitor.
+    pub counters: BTreeMap<String, Counters>,
+}
+
+/// See the [module docs](self).
+pub struct Pipeline {
+    monitors: Vec<MonitorPipe>,
+    groups: Vec<Vec<usize>>,
+    files: HashMap<FileKey, FileState>,
+    store: MinuteStore,
+    close_after_ms: i64,
+    /// Counters of the lines deleted from the log before this start, per
+    /// monitor; the cutters and aggregators count everything since.
+    base: BTreeMap<String, Counters>,
+    /// Per segment and monitor: the newest row time pushed.
+    segment_newest: BTreeMap<u64, HashMap<usize, i64>>,
+    /// Per segment: every monitor's counters before its first batch.
+    segment_start: BTreeMap<u64, BTreeMap<String, Counters>>,
+}
+
+impl Pipeline {
+    /// A pipeline for `monitors` (archives are skipped) writing to `store`,
+    /// resuming from `floors`.
+    pub fn new(
+        monitors: &[Arc<Monitor>],
+        store: MinuteStore,
+        close_after_ms: i64,
+        floors: &Floors,
+    ) -> Result<Self> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut pipes = Vec::new();
+        for m in monitors.iter().filter(|m| m.source.is_some()) {
+            let floor_ms = floors.final_before_ms.get(&m.name).copied();
+            pipes.push(MonitorPipe {
+                monitor: m.clone(),
+                cutter: Cutter::new(m.clone(), now_ms)
+                    .with_context(|| format!("monitor {} has no time rule", m.name))?,
+                total: Agg::new(m, floor_ms, now_ms)?,
+                labelled: BTreeMap::new(),
+                floor_ms,
+                rate_limited: 0,
+            });
+        }
+        let groups = route::read_groups(pipes.iter().enumerate().map(|(i, p)| (i, &*p.monitor)));
+        Ok(Pipeline {
+            monitors: pipes,
+            groups,
+            files: HashMap::new(),
+            store,
+            close_after_ms,
+            base: floors.counters.clone(),
+            segment_newest: BTreeMap::new(),
+            segment_start: BTreeMap::new(),
+        })
+    }
+
+    /// Cuts and aggregates one batch of `agent` (with `labels`), read from
+    /// log segment `segment`.
+    pub fn apply(
+        &mut self,
+        segment: u64,
+        agent: &str,
+        labels: &Labels,
+        batch: &Batch,
+        now_ms: i64,
+    ) -> Result<()> {
+        if !self.segment_start.contains_key(&segment) {
+            let counters = self.counters();
+            self.segment_start.insert(segment, counters);
+        }
+        let h = &batch.header;
+        let path = Path::new(&h.path);
+        // A new generation of a file starts its events afresh.
+        self.files.retain(|(a, dev, ino, gen, _), _| {
+            !(a == agent && *dev == h.dev && *ino == h.ino && *gen < h.gen)
+        });
+        for g in 0..self.groups.len() {
+            let members: Vec<usize> = self.groups[g]
+                .iter()
+                .copied()
+                .filter(|&i| route::reads(&self.monitors[i].monitor, path))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            for &i in &members {
+                for _ in 0..h.too_long {
+                    self.monitors[i].cutter.reject();
+                }
+                self.monitors[i].rate_limited += h.rate_dropped;
+            }
+            let key: FileKey = (agent.to_string(), h.dev, h.ino, h.gen, g);
+            let first = &self.monitors[members[0]].monitor;
+            let state = self.files.entry(key).or_insert_with(|| {
+                let source = first.source.as_ref();
+                FileState {
+                    decoder: Decoder::new(
+                        source.map_or(vigil_config::Encoding::Auto, |s| s.encoding),
+                    ),
+                    joiner: source
+                        .and_then(|s| s.multiline.as_ref())
+                        .map(|ml| Joiner::new(ml.start.clone(), ml.max_lines)),
+                }
+            });
+            let mut events: Vec<Option<String>> = Vec::with_capacity(batch.lines.len());
+            for line in &batch.lines {
+                let text = match state.decoder.decode(line) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        events.push(None);
+                        continue;
+                    }
+                };
+                match &mut state.joiner {
+                    None => events.push(Some(text.into_owned())),
+                    Some(j) => events.extend(j.push(&text).map(Some)),
+                }
+            }
+            if h.flush {
+                if let Some(event) = state.joiner.as_mut().and_then(Joiner::finish) {
+                    events.push(Some(event));
+                }
+            }
+            self.feed(&members, &events, labels, segment, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Cuts `events` (`None`: a line that could not be decoded) for the
+    /// monitors `members` and aggregates them in every view.
+    fn feed(
+        &mut self,
+        members: &[usize],
+        events: &[Option<String>],
+        labels: &Labels,
+        segment: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        for &i in members {
+            let mut batches = Vec::new();
+            let pipe = &mut self.monitors[i];
+            for event in events {
+                match event {
+                    // A malformed line is counted by the cutter.
+                    Some(text) => {
+                        let _ = pipe.cutter.push(text);
+                    }
+                    None => pipe.cutter.reject(),
+                }
+                if pipe.cutter.batch_full() {
+                    batches.extend(pipe.cutter.take_batch());
+                }
+            }
+            batches.extend(pipe.cutter.take_batch());
+            for b in &batches {
+                self.push(i, b, labels, segment, now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        i: usize,
+        batch: &RecordBatch,
+        labels: &Labels,
+        segment: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let newest = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .and_then(arrow::compute::max);
+        if let Some(t) = newest {
+            let slot = self
+                .segment_newest
+                .entry(segment)
+                .or_default()
+                .entry(i)
+                .or_insert(t);
+            *slot = (*slot).max(t);
+        }
+        let pipe = &mut self.monitors[i];
+        pipe.total.aggregator.push(batch)?;
+        pipe.total.last_rows_ms = now_ms;
+        for view in View::LABELLED {
+            let label = view.label_of(labels).unwrap_or_default();
+            let agg = match pipe.labelled.entry((view, label)) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(Agg::new(&pipe.monitor, pipe.floor_ms, now_ms)?)
+                }
+            };
+            agg.aggregator.push(batch)?;
+            agg.last_rows_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// Closes the minutes due at `now_ms` in every view and stores them. A
+    /// minute closes `close_after` after its end, by the newest line time or
+    /// the wall clock, whichever comes first. An aggregator that received
+    /// nothing for as long as the lateness window is final: later lines for
+    /// its minutes are late.
+    pub fn close(&mut self, now_ms: i64) -> Result<()> {
+        let close_after = self.close_after_ms;
+        for pipe in &mut self.monitors {
+            let name = pipe.monitor.name.clone();
+            let key_names = pipe.monitor.key_names();
+            let lateness_ms = pipe.monitor.lateness_secs.saturating_mul(1000);
+            let rows = drain(&mut pipe.total, now_ms, close_after, lateness_ms);
+            self.store
+                .write_table(&name, &key_names, &rows)
+                .with_context(|| format!("storing minutes of {name}"))?;
+            let mut by_view: BTreeMap<View, Vec<MinuteRow>> = BTreeMap::new();
+            for ((view, label), agg) in &mut pipe.labelled {
+                let rows = drain(agg, now_ms, close_after, lateness_ms);
+                let out = by_view.entry(*view).or_default();
+                out.extend(rows.into_iter().map(|mut r| {
+                    r.keys.insert(0, (view.name().to_string(), label.clone()));
+                    r
+                }));
+            }
+            for (view, rows) in by_view {
+                let mut keys = vec![view.name()];
+                keys.extend(key_names.iter().copied());
+                self.store
+                    .write_table(&view.table(&name), &keys, &rows)
+                    .with_context(|| format!("storing minutes of {name} by {}", view.name()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every monitor's counters: lines no longer in the log plus those
+    /// applied since.
+    pub fn counters(&self) -> BTreeMap<String, Counters> {
+        self.monitors
+            .iter()
+            .map(|p| {
+                let mut c = self.base.get(&p.monitor.name).copied().unwrap_or_default();
+                c.add(&p.cutter.counters());
+                p.total.aggregator.counters().add_to(&mut c);
+                c.rate_limited += p.rate_limited;
+                (p.monitor.name.clone(), c)
+            })
+            .collect()
+    }
+
+    /// The minutes in progress of `monitor` in `view` (label first among
+    /// the keys in labelled views).
+    pub fn peek(&self, monitor: &str, view: View) -> Vec<MinuteRow> {
+        let Some(pipe) = self.monitors.iter().find(|p| p.monitor.name == monitor) else {
+            return Vec::new();
+        };
+        match view {
+            View::Total => rows_of(pipe.total.aggregator.peek_open()),
+            _ => pipe
+                .labelled
+                .iter()
+                .filter(|((v, _), _)| *v == view)
+                .flat_map(|((v, label), agg)| {
+                    rows_of(agg.aggregator.peek_open())
+                        .into_iter()
+                        .map(move |mut r| {
+                            r.keys.insert(0, (v.name().to_string(), label.clone()));
+                            r
+                        })
+                })
+                .collect(),
+        }
+    }
+
+    /// Closes and stores every minute in progress and makes everything
+    /// final (before a reload); returns the floors and counters a new
+    /// pipeline continues from.
+    pub fn finish(&mut self, now_ms: i64) -> Result<Floors> {
+        for pipe in &mut self.monitors {
+            pipe.total.last_rows_ms = i64::MIN;
+            for agg in pipe.labelled.values_mut() {
+                agg.last_rows_ms = i64::MIN;
+            }
+        }
+        self.close(now_ms)?;
+        let final_before_ms = self
+            .monitors
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.monitor.name.clone(),
+                    p.total.aggregator.final_before_ms()?,
+                ))
+            })
+            .collect();
+        Ok(Floors {
+            final_before_ms,
+            counters: self.counters(),
+        })
+    }
+
+    /// Deletes stored hours past the retention.
+    pub fn apply_retention(&mut self, now_s: i64) -> Result<usize> {
+        Ok(self.store.apply_retention(now_s)?)
+    }
+
+    /// Per monitor, how many minutes are in progress.
+    pub fn open_minutes(&self) -> Vec<(String, usize)> {
+        self.monitors
+            .iter()
+            .map(|p| (p.monitor.name.clone(), p.total.aggregator.open_buckets()))
+            .collect()
+    }
+
+    /// Given the log's segments (oldest first, the active one last), the
+    /// first one still needed: every older segment only holds rows of final
+    /// minutes. Returns it with the [`Floors`] to save before deleting the
+    /// older ones; `None` when none can go.
+    pub fn releasable(&self, segments: &[u64]) -> Option<(u64, Floors)> {
+        let finals: HashMap<usize, Option<i64>> = self
+            .monitors
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.total.aggregator.final_before_ms()))
+            .collect();
+        let done = |seg: u64| {
+            self.segment_newest.get(&seg).is_none_or(|newest| {
+                newest.iter().all(|(i, &t)| {
+                    finals
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|before| t < before)
+                })
+            })
+        };
+        let (&active, old) = segments.split_last()?;
+        let cut = old.iter().copied().find(|&s| !done(s)).unwrap_or(active);
+        if old.first().is_none_or(|&first| first >= cut) {
+            return None;
+        }
+        let counters = self
+            .segment_start
+            .range(cut..)
+            .next()
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| self.counters());
+        let final_before_ms = self
+            .monitors
+            .iter()
+            .filter_map(|p| {
+                let before = p.total.aggregator.final_before_ms().or(p.floor_ms)?;
+                Some((p.monitor.name.clone(), before))
+            })
+            .collect();
+        Some((
+            cut,
+            Floors {
+                final_before_ms,
+                counters,
+            },
+        ))
+    }
+
+    /// Forgets the bookkeeping of segments before `cut` once they are
+    /// deleted (their counters are in the saved [`Floors`]; the ones in
+    /// memory still count since start).
+    pub fn release(&mut self, cut: u64) {
+        self.segment_newest = self.segment_newest.split_off(&cut);
+        self.segment_start = self.segment_start.split_off(&cut);
+    }
+}
+
+/// Drains what is due from `agg` as rows; finalizes it when idle.
+fn drain(agg: &mut Agg, now_ms: i64, close_after_ms: i64, lateness_ms: i64) -> Vec<MinuteRow> {
+    let a = &mut agg.aggregator;
+    let newest = a.newest_ms().unwrap_or(i64::MIN);
+    let up_to = newest.max(now_ms).saturating_sub(close_after_ms);
+    let mut rows = rows_of(a.drain_closed(up_to));
+    if now_ms.saturating_sub(agg.last_rows_ms) > lateness_ms.saturating_add(close_after_ms) {
+        rows.extend(rows_of(a.drain_all()));
+        a.finalize();
+    }
+    rows
+}
+
+fn rows_of(buckets: Vec<vigil_engine::ClosedBucket>) -> Vec<MinuteRow> {
+    buckets.into_iter().flat_map(|b| b.rows).collect()
+}

@@ -1,0 +1,235 @@
+//! Running a [`Collector`] as a server: the HTTP API and agent endpoints,
+//! the ticker that closes minutes, and configuration reloads on SIGHUP or
+//! when the configuration files change.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value as J;
+use vigil_dashboards::api::{ApiError, Catalog, MonitorInfo, RowsRequest, Server, Tokens};
+use vigil_engine::sql::{SqlEngine, SqlError, SqlLimits};
+use vigil_model::MinuteRow;
+
+use crate::collector::{config_version, Collector, Settings};
+
+/// What the server is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Configuration file or folder.
+    pub config: PathBuf,
+    /// Data directory.
+    pub data: PathBuf,
+    /// Address of the HTTP server.
+    pub listen: SocketAddr,
+    /// Collector settings.
+    pub settings: Settings,
+    /// Bearer tokens demanded.
+    pub tokens: Tokens,
+}
+
+/// How often minutes are closed and the log trimmed.
+const TICK: Duration = Duration::from_millis(250);
+/// How often the configuration files are checked for changes.
+const CONFIG_CHECK: Duration = Duration::from_secs(2);
+
+/// The API's view of a running collector.
+struct CollectorCatalog {
+    collector: Arc<Collector>,
+    sql: SqlEngine,
+}
+
+impl Catalog for CollectorCatalog {
+    fn monitors(&self) -> Vec<MonitorInfo> {
+        let counters = self.collector.counters();
+        self.collector
+            .monitors()
+            .iter()
+            .map(|m| {
+                MonitorInfo::from_monitor(m, counters.get(&m.name).copied().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn rows(&self, monitor: &str, request: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
+        let table = request.view.table(monitor);
+        let mut rows = self
+            .collector
+            .store()
+            .read(&table, request.from_s, request.to_s)
+            .map_err(|e| e.to_string())?;
+        if request.live {
+            let open = self.collector.peek(monitor, request.view);
+            let stored: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
+            rows.extend(open.into_iter().filter(|r| {
+                r.minute >= request.from_s && r.minute < request.to_s && !stored.contains(&r.minute)
+            }));
+            rows.sort_by(MinuteRow::output_order);
+        }
+        Ok(rows)
+    }
+
+    fn agents(&self) -> Vec<J> {
+        self.collector.agents_json()
+    }
+
+    fn sql(&self, sql: &str) -> Result<J, ApiError> {
+        // Called on tokio's blocking pool, inside the runtime.
+        let answer =
+            tokio::runtime::Handle::current().block_on(self.sql.query(sql, SqlLimits::default()));
+        match answer {
+            Ok(result) => Ok(result.to_json()),
+            Err(e @ (SqlError::Query(_) | SqlError::ReadOnly(_))) => {
+                Err(ApiError::bad("sql", e.to_string()))
+            }
+            Err(e @ SqlError::Timeout(_)) => Err(ApiError::Timeout(e.to_string())),
+            Err(e) => Err(ApiError::Catalog(e.to_string())),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        self.collector.metrics_text()
+    }
+}
+
+/// Loads the configuration at `opts.config` with its version.
+fn load(opts: &Options) -> Result<(vigil_config::Config, String)> {
+    let config = crate::check::load(&opts.config)?;
+    let version = config_version(&opts.config)?;
+    Ok((config, version))
+}
+
+/// Runs the collector until Ctrl-C or SIGTERM. `ready` is called once the
+/// server listens, with its address and the collector (the embedded default
+/// starts its local agent there); whatever it returns is stopped (dropped)
+/// at shutdown after the server.
+pub fn run<T>(
+    opts: &Options,
+    ready: impl FnOnce(SocketAddr, &Arc<Collector>) -> Result<T>,
+) -> Result<ExitCode> {
+    let (config, version) = load(opts)?;
+    std::fs::create_dir_all(&opts.data)
+        .with_context(|| format!("cannot create data directory {}", opts.data.display()))?;
+    let collector = Arc::new(Collector::open(
+        &config,
+        &version,
+        &opts.data,
+        opts.settings.clone(),
+    )?);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(opts.listen))
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let collector = collector.clone();
+        let stop = stop.clone();
+        let reload = reload.clone();
+        let opts = opts.clone();
+        std::thread::Builder::new()
+            .name("vigil-ticker".into())
+            .spawn(move || tick_loop(&collector, &opts, version, &stop, &reload))
+            .context("cannot start the ticker")?
+    };
+    let guard = ready(addr, &collector)?;
+
+    let server = Server::new(Arc::new(CollectorCatalog {
+        collector: collector.clone(),
+        sql: SqlEngine::new(collector.store().clone()),
+    }))
+    .with_ingest(collector.clone())
+    .with_tokens(opts.tokens.clone());
+    let stop_api = stop.clone();
+    runtime.block_on(async move {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("SIGHUP handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        let shutdown = async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = term.recv() => break,
+                    _ = hup.recv() => reload.store(true, Ordering::Relaxed),
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {
+                        if stop_api.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
+        server.serve(listener, shutdown).await;
+    });
+    stop.store(true, Ordering::Relaxed);
+    drop(guard);
+    ticker
+        .join()
+        .map_err(|_| anyhow!("the ticker panicked"))??;
+    // Store what is in progress; the log would rebuild it anyway.
+    collector.tick(chrono::Utc::now().timestamp_millis())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Closes minutes every [`TICK`] and reloads the configuration on request
+/// or when its files change, until `stop`.
+fn tick_loop(
+    collector: &Collector,
+    opts: &Options,
+    mut version: String,
+    stop: &AtomicBool,
+    reload: &AtomicBool,
+) -> Result<()> {
+    let mut checked = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = collector.tick(chrono::Utc::now().timestamp_millis()) {
+            // Whatever fails here (a full disk) ends the process: the log
+            // keeps every acknowledged line for the next start.
+            stop.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+        let asked = reload.swap(false, Ordering::Relaxed);
+        if asked || checked.elapsed() >= CONFIG_CHECK {
+            checked = Instant::now();
+            let changed = config_version(&opts.config).is_ok_and(|v| v != version);
+            if asked || changed {
+                match load(opts) {
+                    Ok((config, new_version)) => {
+                        collector.reload(&config, &new_version)?;
+                        eprintln!(
+                            "vigil: configuration {} reloaded ({} monitors)",
+                            opts.config.display(),
+                            config.monitors.len()
+                        );
+                        version = new_version;
+                    }
+                    Err(e) => {
+                        collector.reload_failed();
+                        eprintln!(
+                            "vigil: configuration {} refused, the running one stays in force:\n{e:#}",
+                            opts.config.display()
+                        );
+                        // Do not report the same bad files every 2 s.
+                        if let Ok(v) = config_version(&opts.config) {
+                            version = v;
+                        }
+                    }
+                }
+            }
+        }
+        std::thread::sleep(TICK);
+    }
+    Ok(())
+}

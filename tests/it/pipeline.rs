@@ -1,0 +1,382 @@
+//! The split deployment as real processes on 127.0.0.1: `vigil agent`
+//! tails logs and ships them to `vigil collector`. Lines are counted
+//! exactly once through rotations and SIGKILLs of both; the API serves
+//! every view, SQL, agent states and refuses what it must.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as J};
+
+use crate::procs::{get_json, http, wait_for, Proc};
+use crate::support::Sandbox;
+
+const MONITORS: &str = r#"monitors:
+  - name: pay
+    kind: minute_stat
+    source: { paths: [logs/*.log], timezone: UTC }
+    time: { column: time, format: normal }
+    columns:
+      time:    { split: ",", index: 0 }
+      channel: { split: ",", index: 1 }
+      amount:  { split: ",", index: 2, type: int }
+    group_by: [channel]
+    stats: [count, { sum: amount }]
+"#;
+
+/// Per (minute as RFC 3339, channel): count and sum of amounts.
+type Totals = BTreeMap<(String, String), (i64, i64)>;
+
+/// Appends lines with the current time to two logs at about 200 lines/s
+/// for `secs`, rotating `a.log` by rename and `b.log` by copy-truncate
+/// midway; returns what it wrote.
+fn write_logs(dir: PathBuf, secs: u64) -> Totals {
+    let channels = ["alipay", "wechat", "card"];
+    let mut totals = Totals::new();
+    let start = Instant::now();
+    let mut i: i64 = 0;
+    let mut renamed = false;
+    let mut truncated = false;
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    while start.elapsed() < Duration::from_secs(secs) {
+        let t = start.elapsed();
+        if !renamed && t > Duration::from_secs(secs * 2 / 5) {
+            std::fs::rename(dir.join("a.log"), dir.join("a.log.1")).unwrap();
+            renamed = true;
+        }
+        let quiet_b = !truncated && t > Duration::from_secs(secs * 3 / 5);
+        if quiet_b && t > Duration::from_secs(secs * 3 / 5 + 2) {
+            // Copy-truncate, after b.log was quiet long enough to be read.
+            std::fs::copy(dir.join("b.log"), dir.join("b.log.1")).unwrap();
+            open("b.log").set_len(0).unwrap();
+            truncated = true;
+        }
+        let now = chrono::Utc::now();
+        let minute = now.format("%Y-%m-%dT%H:%M:00+00:00").to_string();
+        let file = if i % 2 == 0 || quiet_b {
+            "a.log"
+        } else {
+            "b.log"
+        };
+        let channel = channels[(i % 3) as usize];
+        let amount = i % 97;
+        writeln!(
+            open(file),
+            "{},{channel},{amount}",
+            now.format("%Y-%m-%d %H:%M:%S%.3f")
+        )
+        .unwrap();
+        let e = totals.entry((minute, channel.to_string())).or_default();
+        e.0 += 1;
+        e.1 += amount;
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    totals
+}
+
+/// The stored and open minutes of `pay` in `view`, as totals plus labels.
+fn read_totals(addr: &str, view: &str, headers: &[(&str, &str)]) -> (Totals, Vec<J>) {
+    let now = chrono::Utc::now().timestamp();
+    let rows = get_json(
+        addr,
+        &format!(
+            "/api/v1/monitors/pay/rows?from={}&to={}&view={view}&live=true",
+            now - 600,
+            now + 120
+        ),
+        headers,
+    );
+    let mut totals = Totals::new();
+    let mut labels = Vec::new();
+    for r in rows.as_array().unwrap() {
+        let key = (
+            r["minute"].as_str().unwrap().to_string(),
+            r["keys"]["channel"].as_str().unwrap().to_string(),
+        );
+        let e = totals.entry(key).or_default();
+        e.0 += r["values"]["count"].as_i64().unwrap();
+        e.1 += r["values"]["sum_amount"].as_i64().unwrap();
+        labels.push(r["labels"].clone());
+    }
+    (totals, labels)
+}
+
+fn sandbox_with_logs() -> (Sandbox, PathBuf) {
+    let sandbox = Sandbox::new();
+    sandbox.write("monitors.yaml", MONITORS);
+    let logs = sandbox.path("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    (sandbox, logs)
+}
+
+#[test]
+fn lines_are_counted_once_through_rotations_and_kills() {
+    let (sandbox, logs) = sandbox_with_logs();
+    let config = sandbox.path("monitors.yaml");
+    let data = sandbox.path("data");
+    let state = sandbox.path("agent");
+    let mut collector = Proc::collector(&config, &data, "127.0.0.1:0", &[]);
+    let addr = collector.addr.clone();
+    let mut agent = Proc::agent(&addr, &state, "instance=n1,idc=hz,ldc=hz-a");
+    let writer = std::thread::spawn(move || write_logs(logs, 15));
+
+    std::thread::sleep(Duration::from_secs(3));
+    drop(collector); // SIGKILL
+    collector = Proc::collector(&config, &data, &addr, &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    drop(agent); // SIGKILL
+    agent = Proc::agent(&addr, &state, "instance=n1,idc=hz,ldc=hz-a");
+    std::thread::sleep(Duration::from_secs(4));
+    drop(collector); // SIGKILL
+    collector = Proc::collector(&config, &data, &addr, &[]);
+    let want = writer.join().unwrap();
+    let lines: i64 = want.values().map(|v| v.0).sum();
+    assert!(lines > 1000, "{lines} lines written");
+
+    let got = wait_for(40, "every line counted", || {
+        let (got, _) = read_totals(&addr, "total", &[]);
+        (got == want).then_some(got)
+    });
+    assert_eq!(got, want);
+    // Every labelled view holds the same numbers under its label.
+    for (view, label) in [("instance", "n1"), ("idc", "hz"), ("ldc", "hz-a")] {
+        let (got, labels) = read_totals(&addr, view, &[]);
+        assert_eq!(got, want, "view {view}");
+        assert!(
+            labels.iter().all(|l| *l == json!({ view: label })),
+            "{labels:?}"
+        );
+    }
+    let counters = get_json(&addr, "/api/v1/monitors/pay/counters", &[]);
+    assert_eq!(counters["lines"], lines, "{counters}");
+    assert_eq!(counters["parse_errors"], 0, "{counters}");
+    assert_eq!(counters["late"], 0, "{counters}");
+    let agents = get_json(&addr, "/api/v1/agents", &[]);
+    assert_eq!(agents[0]["agent"], "n1", "{agents}");
+    assert_eq!(agents[0]["labels"]["idc"], "hz", "{agents}");
+    drop(agent);
+    drop(collector);
+}
+
+#[test]
+fn sql_reads_the_stored_minutes() {
+    let (sandbox, logs) = sandbox_with_logs();
+    // Two whole minutes in the past: closed and stored at once.
+    let base = (chrono::Utc::now().timestamp() / 60 - 5) * 60;
+    let mut text = String::new();
+    let mut want = (0i64, 0i64);
+    for i in 0..120i64 {
+        let t = chrono::DateTime::from_timestamp(base + i, 0).unwrap();
+        text.push_str(&format!("{},card,{}\n", t.format("%Y-%m-%d %H:%M:%S"), i));
+        want.0 += 1;
+        want.1 += i;
+    }
+    std::fs::write(logs.join("a.log"), text).unwrap();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    let _agent = Proc::agent(&collector.addr, &sandbox.path("agent"), "instance=n1");
+    let sql = |q: &str| {
+        let body = serde_json::to_vec(&json!({ "sql": q })).unwrap();
+        http(&collector.addr, "POST", "/api/v1/sql", &[], &body)
+    };
+    let result = wait_for(30, "both minutes stored", || {
+        let (status, body) =
+            sql("SELECT count(*) AS minutes, sum(count) AS n, sum(sum_amount) AS total FROM pay");
+        let j: J = serde_json::from_str(&body).ok()?;
+        (status == 200 && j["rows"][0][0] == 2).then_some(j)
+    });
+    assert_eq!(result["columns"], json!(["minutes", "n", "total"]));
+    assert_eq!(result["rows"], json!([[2, want.0, want.1]]));
+    // Per-instance views are tables too.
+    let (status, body) =
+        sql(r#"SELECT instance, sum(count) FROM "pay@instance" GROUP BY instance"#);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<J>(&body).unwrap()["rows"],
+        json!([["n1", want.0]])
+    );
+    // Read-only, and mistakes are named.
+    let (status, body) = sql("DROP TABLE pay");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("read-only"), "{body}");
+    let (status, body) = sql("SELECT nope FROM pay");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nope"), "{body}");
+}
+
+/// Registers a fake agent whose clock is `skew_ms` off.
+fn register(addr: &str, agent: &str, skew_ms: i64, headers: &[(&str, &str)]) -> u16 {
+    let body = json!({
+        "agent": agent,
+        "labels": { "instance": agent },
+        "version": "test",
+        "time_ms": chrono::Utc::now().timestamp_millis() + skew_ms,
+    });
+    http(
+        addr,
+        "POST",
+        "/api/v1/agents/register",
+        headers,
+        body.to_string().as_bytes(),
+    )
+    .0
+}
+
+fn state_of(addr: &str, agent: &str) -> String {
+    let agents = get_json(addr, "/api/v1/agents", &[]);
+    agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == agent)
+        .map(|a| a["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn agent_states_follow_heartbeats_and_clocks() {
+    let (sandbox, _) = sandbox_with_logs();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    let addr = &collector.addr;
+    assert_eq!(register(addr, "fast-clock", 10_000, &[]), 200);
+    assert_eq!(register(addr, "quiet", 0, &[]), 200);
+    assert_eq!(state_of(addr, "fast-clock"), "clock_skew");
+    assert_eq!(state_of(addr, "quiet"), "healthy");
+    // Heartbeats every second (--heartbeat 1): 3 missed and it is lost.
+    wait_for(10, "the quiet agent lost", || {
+        (state_of(addr, "quiet") == "lost").then_some(())
+    });
+    let hb = json!({
+        "agent": "quiet", "time_ms": chrono::Utc::now().timestamp_millis(),
+        "config_version": "x", "status": {"errors": ["cannot read /var/log/x.log"]}
+    });
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/agents/heartbeat",
+        &[],
+        hb.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<J>(&body).unwrap()["known"], true);
+    assert_eq!(state_of(addr, "quiet"), "abnormal");
+    let metrics = http(addr, "GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains("vigil_agents{state=\"clock_skew\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn tokens_and_body_limits_are_enforced() {
+    let (sandbox, _) = sandbox_with_logs();
+    let env = [
+        ("VIGIL_INGEST_TOKEN", "ingest-secret"),
+        ("VIGIL_API_TOKEN", "api-secret"),
+    ];
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &env,
+    );
+    let addr = &collector.addr;
+    let api = [("Authorization", "Bearer api-secret")];
+    let ingest = [("Authorization", "Bearer ingest-secret")];
+    assert_eq!(http(addr, "GET", "/healthz", &[], b"").0, 200);
+    for (path, headers) in [
+        ("/api/v1/monitors", &[][..]),
+        ("/api/v1/monitors", &ingest[..]),
+        ("/metrics", &[("Authorization", "Bearer api-secreT")][..]),
+        ("/api/v1/agents/config", &api[..]),
+    ] {
+        let (status, body) = http(addr, "GET", path, headers, b"");
+        assert_eq!(status, 401, "{path} {headers:?}: {body}");
+        assert!(!body.contains("secret"), "{body}");
+    }
+    assert_eq!(http(addr, "GET", "/api/v1/monitors", &api, b"").0, 200);
+    assert_eq!(
+        http(addr, "GET", "/api/v1/agents/config", &ingest, b"").0,
+        200
+    );
+    assert_eq!(register(addr, "n1", 0, &api), 401);
+    assert_eq!(register(addr, "n1", 0, &ingest), 200);
+    // A 10 MB body is refused whole, and the server stays up.
+    let big = vec![b'x'; 10 * 1024 * 1024];
+    let (status, body) = http(addr, "POST", "/api/v1/ingest", &ingest, &big);
+    assert_eq!(status, 413, "{body}");
+    let (status, body) = http(addr, "POST", "/api/v1/ingest", &ingest, b"not a frame");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(http(addr, "GET", "/api/v1/monitors", &api, b"").0, 200);
+}
+
+fn monitor_names(addr: &str) -> Vec<String> {
+    get_json(addr, "/api/v1/monitors", &[])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn reload_errors(addr: &str) -> String {
+    let metrics = http(addr, "GET", "/metrics", &[], b"").1;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("vigil_config_reload_errors_total "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_bad_config_reload_keeps_the_running_one() {
+    let (sandbox, _) = sandbox_with_logs();
+    let config = sandbox.path("monitors.yaml");
+    let collector = Proc::collector(&config, &sandbox.path("data"), "127.0.0.1:0", &[]);
+    let addr = &collector.addr;
+    assert_eq!(monitor_names(addr), vec!["pay"]);
+    // A broken file, announced by SIGHUP: refused, `pay` keeps running.
+    write_file(
+        &config,
+        &MONITORS.replace("split: \",\", index: 2", "split: \",\", index: two"),
+    );
+    collector.signal("HUP");
+    wait_for(10, "the reload refused", || {
+        (reload_errors(addr) == "vigil_config_reload_errors_total 1").then_some(())
+    });
+    assert_eq!(monitor_names(addr), vec!["pay"]);
+    // A good change is picked up without a signal.
+    let more = format!(
+        "{MONITORS}  - name: pay_total\n    kind: minute_stat\n    source: {{ paths: [logs/*.log], timezone: UTC }}\n    time: {{ column: time, format: normal }}\n    columns:\n      time: {{ split: \",\", index: 0 }}\n    stats: [count]\n"
+    );
+    write_file(&config, &more);
+    wait_for(10, "the new monitor", || {
+        (monitor_names(addr) == ["pay", "pay_total"]).then_some(())
+    });
+    let version = get_json(addr, "/api/v1/agents/config", &[]);
+    assert_eq!(version["sources"].as_array().unwrap().len(), 1, "{version}");
+}
+
+fn write_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(tmp, path).unwrap();
+}
