@@ -180,6 +180,9 @@ fn default_threads() -> usize {
 }
 
 fn main() -> ExitCode {
+    // The agent reports through `log`; warnings and errors reach stderr
+    // unless RUST_LOG says otherwise.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config } => check::run(&config),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context, Result};
-use vigil_agent::ship::{labels, Agent, AgentOptions};
+use vigil_agent::ship::{labels, Agent, AgentOptions, RatePolicy};
 use vigil_dashboards::api::Tokens;
 use vigil_model::wire::Labels;
 
@@ -132,6 +132,7 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         });
         let mut agent = AgentOptions::new(format!("http://{addr}"), state, labels);
         agent.token = ingest_token;
+        agent.rate_policy = RatePolicy::Drop;
         let thread = AgentThread::start(agent)?;
         println!("vigil is running with {}", config.display());
         println!("  data:     {}", data.display());
@@ -182,6 +183,8 @@ pub fn agent(cmd: &AgentCommand) -> Result<ExitCode> {
     let mut opts = AgentOptions::new(cmd.collector.trim_end_matches('/'), &cmd.state, labels);
     opts.token = token(cmd.token_file.as_deref(), "VIGIL_INGEST_TOKEN")?;
     opts.spool_limit_bytes = cmd.spool_mb.saturating_mul(1 << 20);
+    // DESIGN: lines over a source's rate limit are dropped and counted.
+    opts.rate_policy = RatePolicy::Drop;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone())

@@ -46,10 +46,10 @@ pub struct Offsets {
 }
 
 impl Offsets {
-    /// What to do with batch `h` of `agent`. A batch without lines (a flush
-    /// marker) is always new: applying it twice changes nothing.
+    /// What to do with batch `h` of `agent`. A batch that carries nothing
+    /// (a flush marker) is always new: applying it twice changes nothing.
     pub fn check(&self, agent: &str, h: &BatchHeader) -> Verdict {
-        if h.lines == 0 && h.too_long == 0 {
+        if h.lines == 0 && h.too_long == 0 && h.rate_dropped == 0 {
             return Verdict::New;
         }
         let Some(&(gen, end)) = self.held.get(&(agent.to_string(), h.dev, h.ino)) else {
@@ -155,6 +155,7 @@ mod tests {
             start,
             end,
             too_long: 0,
+            rate_dropped: 0,
             flush: false,
             lines,
             bytes: end - start,

@@ -66,8 +66,10 @@
 //!
 //! - A truncation followed by rewriting past the old offset before the next
 //!   poll is not detected (the size never drops below the offset).
-//! - Un-acknowledged data of a file rotated to a name outside the patterns is
-//!   lost across a restart: the file can no longer be found.
+//! - Un-acknowledged data of a file rotated, while the agent was down, to a
+//!   name outside the patterns is found again if it stays in its folder (the
+//!   first poll searches the checkpoint's folder for its inode); moved to
+//!   another folder, it is lost.
 //! - A new file that reuses the inode of a forgotten one starts at
 //!   generation 0 again.
 
@@ -368,6 +370,7 @@ impl Tailer {
         for (path, source) in new {
             self.open(path, source, now)?;
         }
+        self.recover_rotated(now)?;
         self.resume = None;
 
         // Read: files no longer named first (the old inode of a rotation is
@@ -522,6 +525,52 @@ impl Tailer {
             }
         }
         Ok(paths)
+    }
+
+    /// On the first poll: a checkpointed file that the patterns no longer
+    /// name but that still sits in its folder under another name (rotated
+    /// while the agent was down) is followed as rotated away, so its
+    /// unacknowledged lines are read to its end.
+    fn recover_rotated(&mut self, now: Instant) -> Result<(), TailError> {
+        let Some(resume) = &self.resume else {
+            return Ok(());
+        };
+        let missing: Vec<Checkpoint> = resume
+            .values()
+            .filter(|c| !self.files.contains_key(&c.id))
+            .cloned()
+            .collect();
+        for c in missing {
+            let Some(dir) = c.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+                continue;
+            };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let found = entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                std::fs::metadata(p).is_ok_and(|m| m.is_file() && FileId::of(&m) == c.id)
+            });
+            let Some(path) = found else { continue };
+            let source = self
+                .sources
+                .iter()
+                .position(|s| {
+                    s.patterns.iter().any(|p| {
+                        p.to_str()
+                            .and_then(|p| glob::Pattern::new(p).ok())
+                            .is_some_and(|p| p.matches_path(&c.path))
+                    })
+                })
+                .unwrap_or(0);
+            if source >= self.sources.len() {
+                continue;
+            }
+            self.open(path, source, now)?;
+            if let Some(tracked) = self.files.get_mut(&c.id) {
+                tracked.orphan = true;
+            }
+        }
+        Ok(())
     }
 
     /// Starts following the file at `path` with the settings of source

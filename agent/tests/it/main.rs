@@ -148,6 +148,29 @@ fn uncommitted_rotated_file_is_kept() {
 }
 
 #[test]
+fn a_file_rotated_while_stopped_is_read_to_its_end_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(&log, "1\n2\n");
+    let mut t = tailer(&log);
+    assert_eq!(poll_commit(&mut t), ["1", "2"]);
+    // Read but never acknowledged, then the agent stops.
+    append(&log, "3\n");
+    assert_eq!(lines(&t.poll().unwrap()), ["3"]);
+    let saved = t.checkpoints();
+    drop(t);
+    // Rotated by rename while it was down; the writer went on in both.
+    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(&dir.path().join("app.log.1"), "4\n");
+    append(&log, "5\n");
+    let mut t = Tailer::new(vec![log.clone()], saved, 1024);
+    assert_eq!(poll_commit(&mut t), ["3", "4", "5"]);
+    assert!(poll_commit(&mut t).is_empty());
+    // Fully read and acknowledged: the rotated file is forgotten.
+    assert_eq!(t.files().len(), 1);
+}
+
+#[test]
 fn copy_truncate_restarts_from_zero() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");

@@ -151,7 +151,8 @@ impl SqlEngine {
     }
 
     /// Runs one read-only statement within `limits`. Needs a Tokio runtime
-    /// (store reads run on its blocking pool).
+    /// with timers enabled (store reads run on its blocking pool; a read
+    /// already started finishes there after a timeout, its rows dropped).
     pub async fn query(&self, sql: &str, limits: SqlLimits) -> Result<SqlResult, SqlError> {
         tokio::time::timeout(limits.timeout, self.run(sql, limits.max_rows))
             .await
