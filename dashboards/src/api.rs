@@ -681,21 +681,13 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
 }
 
 fn counters_json(c: &Counters) -> J {
-    json!({
-        "lines": c.lines,
-        "parsed": c.parsed,
-        "parse_errors": c.parse_errors,
-        "filtered": c.filtered,
-        "key_dropped": c.key_dropped,
-        "late": c.late,
-        "amended": c.amended,
-    })
+    serde_json::to_value(c).unwrap_or_default()
 }
 
 /// The counters of every monitor in the Prometheus text exposition format.
 pub fn metrics_text(monitors: &[MonitorInfo]) -> String {
     type Get = fn(&Counters) -> u64;
-    let families: [(&str, &str, Get); 7] = [
+    let families: [(&str, &str, Get); 8] = [
         ("lines", "Lines (events) offered to the monitor.", |c| {
             c.lines
         }),
@@ -724,6 +716,11 @@ pub fn metrics_text(monitors: &[MonitorInfo]) -> String {
             "amended",
             "Lines that amended an already stored minute.",
             |c| c.amended,
+        ),
+        (
+            "rate_limited",
+            "Lines the agents dropped by the source's rate limit.",
+            |c| c.rate_limited,
         ),
     ];
     let mut out = String::new();

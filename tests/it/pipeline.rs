@@ -83,13 +83,14 @@ fn write_logs(dir: PathBuf, secs: u64) -> Totals {
     totals
 }
 
-/// The stored and open minutes of `pay` in `view`, as totals plus labels.
-fn read_totals(addr: &str, view: &str, headers: &[(&str, &str)]) -> (Totals, Vec<J>) {
+/// The stored (and with `live`, open) minutes of `pay` in `view`, as
+/// totals plus labels.
+fn read_totals(addr: &str, view: &str, headers: &[(&str, &str)], live: bool) -> (Totals, Vec<J>) {
     let now = chrono::Utc::now().timestamp();
     let rows = get_json(
         addr,
         &format!(
-            "/api/v1/monitors/pay/rows?from={}&to={}&view={view}&live=true",
+            "/api/v1/monitors/pay/rows?from={}&to={}&view={view}&live={live}",
             now - 600,
             now + 120
         ),
@@ -143,10 +144,10 @@ fn lines_are_counted_once_through_rotations_and_kills() {
     assert!(lines > 1000, "{lines} lines written");
 
     let deadline = Instant::now() + Duration::from_secs(40);
-    let mut got = read_totals(&addr, "total", &[]).0;
+    let mut got = read_totals(&addr, "total", &[], true).0;
     while got != want && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
-        got = read_totals(&addr, "total", &[]).0;
+        got = read_totals(&addr, "total", &[], true).0;
     }
     let diff: Vec<_> = want
         .iter()
@@ -158,9 +159,13 @@ fn lines_are_counted_once_through_rotations_and_kills() {
         "(minute, channel), written, counted: {diff:?}"
     );
     assert_eq!(got, want);
+    // Once the last minute closes, the stored minutes alone say the same.
+    wait_for(75, "every minute stored", || {
+        (read_totals(&addr, "total", &[], false).0 == want).then_some(())
+    });
     // Every labelled view holds the same numbers under its label.
     for (view, label) in [("instance", "n1"), ("idc", "hz"), ("ldc", "hz-a")] {
-        let (got, labels) = read_totals(&addr, view, &[]);
+        let (got, labels) = read_totals(&addr, view, &[], true);
         assert_eq!(got, want, "view {view}");
         assert!(
             labels.iter().all(|l| *l == json!({ view: label })),

@@ -286,7 +286,9 @@ pub fn parse_output(stdout: &str) -> (Vec<Row>, Vec<(String, Counters)>) {
                 text.parse()
                     .unwrap_or_else(|_| panic!("counter `{name}` is not a count in {line}"))
             };
-            assert_eq!(c.len(), 6, "unexpected counters in {line}");
+            assert_eq!(c.len(), 8, "unexpected counters in {line}");
+            // Replay reads files once, in order: nothing to amend, no agent.
+            assert_eq!((n("amended"), n("rate_limited")), (0, 0), "{line}");
             counters.push((
                 monitor,
                 Counters {

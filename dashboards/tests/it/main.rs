@@ -46,6 +46,7 @@ impl Catalog for Fake {
                     key_dropped: 3,
                     late: 4,
                     amended: 5,
+                    rate_limited: 6,
                 },
             },
             MonitorInfo {
@@ -193,7 +194,8 @@ async fn lists_monitors() {
                 "keys": ["host"], "values": ["count", "rate"],
                 "timezone": "Asia/Shanghai",
                 "counters": {"lines": 10, "parsed": 9, "parse_errors": 1,
-                             "filtered": 2, "key_dropped": 3, "late": 4, "amended": 5},
+                             "filtered": 2, "key_dropped": 3, "late": 4, "amended": 5,
+                             "rate_limited": 6},
             })
         );
         assert_eq!(body[1]["name"], "broken");
@@ -370,7 +372,7 @@ async fn metrics_in_prometheus_format() {
         ] {
             assert!(body.lines().any(|l| l == line), "missing {line}:\n{body}");
         }
-        assert_eq!(body.lines().filter(|l| l.starts_with("# HELP")).count(), 7);
+        assert_eq!(body.lines().filter(|l| l.starts_with("# HELP")).count(), 8);
     })
     .await;
 }
