@@ -30,11 +30,16 @@ use vigil_dashboards::api::{Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
     self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
-    RegisterReply, SourceConfig,
+    RegisterReply, SampleBatch, SourceConfig,
 };
 use vigil_model::Counters;
 
+use crate::metrics::Rollup;
 use crate::pipeline::{Floors, Pipeline};
+
+/// Samples of a minute are accepted this long after its end (as lines
+/// within the default lateness window).
+const METRICS_LATENESS_MS: i64 = 120_000;
 
 /// How the collector runs.
 #[derive(Debug, Clone)]
@@ -124,6 +129,8 @@ struct Stats {
     bytes: AtomicU64,
     reloads: AtomicU64,
     reload_errors: AtomicU64,
+    samples: AtomicU64,
+    samples_refused: AtomicU64,
 }
 
 /// See the [module docs](self).
@@ -136,6 +143,7 @@ pub struct Collector {
     counters: Mutex<BTreeMap<String, Counters>>,
     reader: Arc<MinuteStore>,
     stats: Stats,
+    metrics: Mutex<Rollup>,
 }
 
 /// Files of the collector's state under the data directory.
@@ -222,6 +230,7 @@ impl Collector {
             counters: Mutex::new(counters),
             reader,
             stats: Stats::default(),
+            metrics: Mutex::new(Rollup::default()),
         })
     }
 
@@ -251,17 +260,57 @@ impl Collector {
         self.counters.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    /// The minutes in progress of `monitor` in `view`.
+    /// The minutes in progress of `monitor` in `view` (a metrics monitor
+    /// has only per-instance rows, whatever the view).
     pub fn peek(&self, monitor: &str, view: vigil_model::View) -> Vec<vigil_model::MinuteRow> {
+        if crate::metrics::MONITORS.contains(&monitor) {
+            return self.rollup().peek(monitor);
+        }
         self.core().pipeline.peek(monitor, view)
+    }
+
+    fn rollup(&self) -> MutexGuard<'_, Rollup> {
+        self.metrics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest sample of every series of a metrics monitor, as JSON.
+    pub fn latest(&self, monitor: &str) -> Option<J> {
+        if !crate::metrics::MONITORS.contains(&monitor) {
+            return None;
+        }
+        let rollup = self.rollup();
+        let list: Vec<J> = rollup
+            .latest(monitor)
+            .into_iter()
+            .map(|(t, series, values)| {
+                let keys: serde_json::Map<String, J> = series
+                    .iter()
+                    .map(|(k, v)| (k.clone(), J::from(v.as_str())))
+                    .collect();
+                json!({
+                    "time": chrono::DateTime::from_timestamp_millis(t).map(|d| d.to_rfc3339()),
+                    "keys": keys,
+                    "values": values,
+                })
+            })
+            .collect();
+        Some(J::Array(list))
     }
 
     /// Closes due minutes, publishes counters, rotates and trims the log,
     /// and applies retention (hourly).
     pub fn tick(&self, now_ms: i64) -> Result<()> {
+        let metric_rows =
+            self.rollup()
+                .close(now_ms, self.settings.close_after_ms, METRICS_LATENESS_MS);
         let mut core = self.core();
         let core = &mut *core;
         core.pipeline.close(now_ms)?;
+        for (monitor, rows) in metric_rows {
+            core.pipeline
+                .write_table(&monitor, &["instance"], &rows)
+                .with_context(|| format!("storing minutes of {monitor}"))?;
+        }
         let counters = core.pipeline.counters();
         if let Ok(mut shared) = self.counters.lock() {
             *shared = counters;
@@ -431,6 +480,31 @@ impl Collector {
 }
 
 impl Ingest for Collector {
+    fn samples(&self, batch: SampleBatch) -> Result<u64, IngestError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let instance = {
+            let mut registry = self.registry();
+            registry.seen(&batch.agent, now);
+            registry
+                .labels(&batch.agent)
+                .map_or_else(|| batch.agent.clone(), |l| l.instance.clone())
+        };
+        let final_after = self.settings.close_after_ms + METRICS_LATENESS_MS;
+        let mut rollup = self.rollup();
+        let mut taken = 0;
+        for s in &batch.samples {
+            match rollup.push(&instance, s, now, final_after) {
+                Ok(()) => taken += 1,
+                Err(e) => {
+                    self.stats.samples_refused.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("{}: {e}", batch.agent);
+                }
+            }
+        }
+        self.stats.samples.fetch_add(taken, Ordering::Relaxed);
+        Ok(taken)
+    }
+
     fn register(&self, request: Register) -> Result<RegisterReply, IngestError> {
         let now = chrono::Utc::now().timestamp_millis();
         let version = self.agent_config().version;

@@ -3,6 +3,7 @@
 
 mod check;
 mod collector;
+mod metrics;
 mod output;
 mod pipeline;
 mod replay;
@@ -79,6 +80,20 @@ enum Command {
         /// Bound of the disk buffer in MiB; reading pauses above it.
         #[arg(long, value_name = "MIB", default_value_t = 256)]
         spool_mb: u64,
+        /// Seconds between host, JVM and probe samples (0: none).
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        metrics_interval: u64,
+        /// Where the host's /proc is mounted (a DaemonSet: /host/proc).
+        #[arg(long, value_name = "DIR", default_value = "/proc")]
+        proc_root: PathBuf,
+        /// Folder of hsperfdata_<user>/<pid> files (repeat for several;
+        /// default /tmp).
+        #[arg(long = "jvm-tmp-dir", value_name = "DIR")]
+        jvm_tmp_dirs: Vec<PathBuf>,
+        /// YAML or JSON list of probes, e.g.
+        /// `[{app: trade, tcp: "127.0.0.1:8080"}, {app: trade, http: "http://127.0.0.1:8080/health"}]`.
+        #[arg(long, value_name = "FILE")]
+        probes: Option<PathBuf>,
     },
     /// Run monitors over log files as if they were tailed, then print the
     /// closed minutes and each monitor's counters.
@@ -204,13 +219,34 @@ fn main() -> ExitCode {
             labels,
             token_file,
             spool_mb,
-        } => run::agent(&run::AgentCommand {
-            collector,
-            state,
-            labels,
-            token_file,
-            spool_mb,
-        }),
+            metrics_interval,
+            proc_root,
+            jvm_tmp_dirs,
+            probes,
+        } => (|| {
+            let probes = match &probes {
+                Some(path) => run::read_probes(path)?,
+                None => Vec::new(),
+            };
+            let jvm_tmp_dirs = if jvm_tmp_dirs.is_empty() {
+                vec![PathBuf::from("/tmp")]
+            } else {
+                jvm_tmp_dirs
+            };
+            run::agent(&run::AgentCommand {
+                collector,
+                state,
+                labels,
+                token_file,
+                spool_mb,
+                metrics: run::MetricsOptions {
+                    interval_secs: metrics_interval,
+                    proc_root,
+                    jvm_tmp_dirs,
+                    probes,
+                },
+            })
+        })(),
         Command::Replay {
             config,
             logs,

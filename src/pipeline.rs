@@ -376,6 +376,17 @@ impl Pipeline {
         })
     }
 
+    /// Stores rows of another table (the built-in metrics monitors) through
+    /// the pipeline's store handle, the only writer.
+    pub fn write_table(
+        &mut self,
+        name: &str,
+        key_names: &[&str],
+        rows: &[MinuteRow],
+    ) -> Result<()> {
+        Ok(self.store.write_table(name, key_names, rows)?)
+    }
+
     /// Deletes stored hours past the retention.
     pub fn apply_retention(&mut self, now_s: i64) -> Result<usize> {
         Ok(self.store.apply_retention(now_s)?)

@@ -11,8 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::{anyhow, Context, Result};
-use vigil_agent::ship::{labels, Agent, AgentOptions, RatePolicy};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use vigil_agent::metrics::jvm::JvmSampler;
+use vigil_agent::metrics::probe::{ProbeSampler, ProbeTarget};
+use vigil_agent::metrics::system::{SystemOptions, SystemSampler};
+use vigil_agent::metrics::{run_samplers, Sampler};
+use vigil_agent::ship::client::Client;
+use vigil_agent::ship::{agent_id, labels, Agent, AgentOptions, RatePolicy};
 use vigil_dashboards::api::Tokens;
 use vigil_model::wire::Labels;
 
@@ -84,35 +91,96 @@ impl Options {
     }
 }
 
-/// A running agent thread, stopped and joined when dropped.
+/// What the agent samples besides log files.
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// Seconds between samples; 0 samples nothing.
+    pub interval_secs: u64,
+    /// Where the host's /proc is (`/host/proc` in a DaemonSet).
+    pub proc_root: PathBuf,
+    /// Folders holding `hsperfdata_<user>/<pid>` files.
+    pub jvm_tmp_dirs: Vec<PathBuf>,
+    /// Probe targets (JSON array of probe objects), if any.
+    pub probes: Vec<ProbeTarget>,
+}
+
+impl MetricsOptions {
+    /// The samplers these options ask for.
+    fn samplers(&self) -> Vec<Box<dyn Sampler>> {
+        let system = SystemOptions {
+            proc_root: self.proc_root.clone(),
+            ..SystemOptions::default()
+        };
+        let mut samplers: Vec<Box<dyn Sampler>> = vec![
+            Box::new(SystemSampler::new(system)),
+            Box::new(JvmSampler::new(self.jvm_tmp_dirs.clone()).with_proc_root(&self.proc_root)),
+        ];
+        if !self.probes.is_empty() {
+            samplers.push(Box::new(
+                ProbeSampler::new(self.probes.clone()).with_proc_root(&self.proc_root),
+            ));
+        }
+        samplers
+    }
+}
+
+/// Reads probe targets from a JSON or YAML file (a list of probes).
+pub fn read_probes(path: &Path) -> Result<Vec<ProbeTarget>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read probes file {}", path.display()))?;
+    serde_yaml_ng::from_str(&text).with_context(|| format!("{}: invalid probes", path.display()))
+}
+
+/// Running agent threads (lines, and metrics), stopped and joined when
+/// dropped.
 struct AgentThread {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl AgentThread {
-    fn start(opts: AgentOptions) -> Result<Self> {
+    fn start(opts: AgentOptions, metrics: &MetricsOptions) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::new();
+        if metrics.interval_secs > 0 {
+            let flag = stop.clone();
+            let client = Client::new(&opts.collector, opts.token.as_deref())?;
+            let id = agent_id(&opts.state, &opts.labels.instance)?;
+            let samplers = metrics.samplers();
+            let interval = Duration::from_secs(metrics.interval_secs);
+            handles.push(
+                std::thread::Builder::new()
+                    .name("vigil-metrics".into())
+                    .spawn(move || run_samplers(samplers, &client, &id, interval, &flag))
+                    .context("cannot start the metrics sampler")?,
+            );
+        }
         let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("vigil-agent".into())
-            .spawn(move || {
-                if let Err(e) = Agent::run(opts, &flag) {
-                    eprintln!("vigil: the local agent stopped: {e}");
-                }
-            })
-            .context("cannot start the local agent")?;
-        Ok(AgentThread {
-            stop,
-            handle: Some(handle),
-        })
+        handles.push(
+            std::thread::Builder::new()
+                .name("vigil-agent".into())
+                .spawn(move || {
+                    if let Err(e) = Agent::run(opts, &flag) {
+                        eprintln!("vigil: the agent stopped: {e}");
+                    }
+                })
+                .context("cannot start the agent")?,
+        );
+        Ok(AgentThread { stop, handles })
+    }
+
+    /// Waits until `stop` is set (by a signal), then stops the threads.
+    fn wait_for(self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
 impl Drop for AgentThread {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
+        for h in self.handles.drain(..) {
             let _ = h.join();
         }
     }
@@ -133,7 +201,13 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         let mut agent = AgentOptions::new(format!("http://{addr}"), state, labels);
         agent.token = ingest_token;
         agent.rate_policy = RatePolicy::Drop;
-        let thread = AgentThread::start(agent)?;
+        let metrics = MetricsOptions {
+            interval_secs: 10,
+            proc_root: PathBuf::from("/proc"),
+            jvm_tmp_dirs: vec![std::env::temp_dir()],
+            probes: Vec::new(),
+        };
+        let thread = AgentThread::start(agent, &metrics)?;
         println!("vigil is running with {}", config.display());
         println!("  data:     {}", data.display());
         println!("  monitors: http://{addr}/api/v1/monitors");
@@ -171,6 +245,8 @@ pub struct AgentCommand {
     pub token_file: Option<PathBuf>,
     /// Disk buffer bound in MiB.
     pub spool_mb: u64,
+    /// Host, JVM and port metrics.
+    pub metrics: MetricsOptions,
 }
 
 /// Runs `vigil agent` until Ctrl-C or SIGTERM.
@@ -191,6 +267,6 @@ pub fn agent(cmd: &AgentCommand) -> Result<ExitCode> {
             .context("cannot install the signal handlers")?;
     }
     eprintln!("vigil agent shipping to {}", cmd.collector);
-    Agent::run(opts, &stop).map_err(|e| anyhow!(e))?;
+    AgentThread::start(opts, &cmd.metrics)?.wait_for(&stop);
     Ok(ExitCode::SUCCESS)
 }

@@ -52,11 +52,29 @@ impl Catalog for CollectorCatalog {
             .map(|m| {
                 MonitorInfo::from_monitor(m, counters.get(&m.name).copied().unwrap_or_default())
             })
+            .chain(crate::metrics::MONITORS.iter().map(|name| MonitorInfo {
+                name: name.to_string(),
+                kind: "metrics".into(),
+                app: None,
+                keys: vec!["instance".into()],
+                values: Vec::new(),
+                timezone: chrono_tz::UTC,
+                counters: Default::default(),
+            }))
             .collect()
     }
 
+    fn latest(&self, monitor: &str) -> Option<J> {
+        self.collector.latest(monitor)
+    }
+
     fn rows(&self, monitor: &str, request: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
-        let table = request.view.table(monitor);
+        // Metrics monitors are stored per instance only.
+        let table = if crate::metrics::MONITORS.contains(&monitor) {
+            monitor.to_string()
+        } else {
+            request.view.table(monitor)
+        };
         let mut rows = self
             .collector
             .store()

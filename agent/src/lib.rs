@@ -56,5 +56,6 @@
 //! Errors are logged through the `log` facade (the binary installs a logger)
 //! and the last ones are reported with each heartbeat.
 
+pub mod metrics;
 pub mod ship;
 pub mod tail;

@@ -111,6 +111,13 @@ pub trait Catalog: Send + Sync + 'static {
     fn metrics(&self) -> String {
         String::new()
     }
+
+    /// The newest sample of every series of a metrics monitor (`GET
+    /// /api/v1/monitors/{name}/latest`); `None` for other monitors.
+    fn latest(&self, monitor: &str) -> Option<J> {
+        let _ = monitor;
+        None
+    }
 }
 
 /// What a rows request asks the [`Catalog`] for.
@@ -298,6 +305,7 @@ impl Server {
             wire::HEARTBEAT_PATH,
             wire::CONFIG_PATH,
             wire::INGEST_PATH,
+            wire::SAMPLES_PATH,
         ]
         .contains(&path.as_str());
         if path != "/healthz" {
@@ -357,6 +365,9 @@ impl Server {
             wire::HEARTBEAT_PATH => parse_json(body)
                 .and_then(|h| ingest.heartbeat(h))
                 .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            wire::SAMPLES_PATH => parse_json(body)
+                .and_then(|b| ingest.samples(b))
+                .map(|n| json!({ "accepted": n })),
             _ => ingest
                 .ingest(body)
                 .map(|a| serde_json::to_value(a).unwrap_or_default()),
@@ -453,7 +464,7 @@ fn route_inner(
             | ["metrics"]
             | ["api", "v1", "monitors"]
             | ["api", "v1", "agents"]
-            | ["api", "v1", "monitors", _, "rows" | "counters"]
+            | ["api", "v1", "monitors", _, "rows" | "counters" | "latest"]
     );
     if !known {
         return Err(ApiError::NotFound(path.to_string()));
@@ -490,6 +501,13 @@ fn route_inner(
                 StatusCode::OK,
                 &counters_json(&info.counters),
             ))
+        }
+        ["api", "v1", "monitors", name, "latest"] => {
+            let info = find_monitor(catalog, name)?;
+            let latest = catalog.latest(&info.name).ok_or_else(|| {
+                ApiError::NotFound(format!("{path}: `{}` is not a metrics monitor", info.name))
+            })?;
+            Ok(json_response(StatusCode::OK, &latest))
         }
         ["api", "v1", "monitors", name, "rows"] => {
             let info = find_monitor(catalog, name)?;

@@ -380,3 +380,35 @@ mod tests {
         assert!(decode_ingest(b"").is_err());
     }
 }
+
+/// Path where agents post sampled metrics ([`SampleBatch`]).
+pub const SAMPLES_PATH: &str = "/api/v1/samples";
+
+/// One sampled point of a built-in metrics monitor (`system`, `jvm`,
+/// `port`): the values of one series at one time. Gauges are as read;
+/// counters are already per-second rates over the last sampling interval;
+/// percentages are 0–100.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// The built-in monitor: `system`, `jvm` or `port`.
+    pub monitor: String,
+    /// When it was sampled, epoch milliseconds of the agent's clock.
+    pub time_ms: i64,
+    /// What the series is about besides the instance, e.g.
+    /// `{"partition": "/"}`, `{"pid": "4242", "main_class": "App"}`,
+    /// `{"app": "trade", "target": "tcp://127.0.0.1:8080"}`; empty for
+    /// node-wide metrics.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    /// Metric name (the names of DESIGN.md §2) to value.
+    pub values: BTreeMap<String, f64>,
+}
+
+/// A batch of samples of one agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleBatch {
+    /// The sending agent.
+    pub agent: String,
+    /// The samples, oldest first.
+    pub samples: Vec<Sample>,
+}

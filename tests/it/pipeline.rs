@@ -24,17 +24,39 @@ const MONITORS: &str = r#"monitors:
       amount:  { split: ",", index: 2, type: int }
     group_by: [channel]
     stats: [count, { sum: amount }]
+  - name: pay_by_second
+    kind: minute_stat
+    source: { paths: [logs/*.log], timezone: UTC }
+    time: { column: time, format: normal }
+    columns:
+      time:    { split: ",", index: 0 }
+      second:  { regex: "^.{11}(\\d\\d:\\d\\d:\\d\\d)" }
+      file:    { split: ",", index: 3 }
+    group_by: [second, file]
+    stats: [count]
 "#;
 
 /// Per (minute as RFC 3339, channel): count and sum of amounts.
 type Totals = BTreeMap<(String, String), (i64, i64)>;
 
+/// Per (time of day to the second, file): lines.
+type BySecond = BTreeMap<(String, String), i64>;
+
+/// What the writer wrote, and when it rotated the files.
+struct Written {
+    totals: Totals,
+    by_second: BySecond,
+    events: Vec<String>,
+}
+
 /// Appends lines with the current time to two logs at about 200 lines/s
 /// for `secs`, rotating `a.log` by rename and `b.log` by copy-truncate
 /// midway; returns what it wrote.
-fn write_logs(dir: PathBuf, secs: u64) -> Totals {
+fn write_logs(dir: PathBuf, secs: u64) -> Written {
     let channels = ["alipay", "wechat", "card"];
     let mut totals = Totals::new();
+    let mut by_second = BySecond::new();
+    let mut events = Vec::new();
     let start = Instant::now();
     let mut i: i64 = 0;
     let mut renamed = false;
@@ -50,6 +72,10 @@ fn write_logs(dir: PathBuf, secs: u64) -> Totals {
         let t = start.elapsed();
         if !renamed && t > Duration::from_secs(secs * 2 / 5) {
             std::fs::rename(dir.join("a.log"), dir.join("a.log.1")).unwrap();
+            events.push(format!(
+                "{} a.log renamed",
+                chrono::Utc::now().format("%H:%M:%S%.3f")
+            ));
             renamed = true;
         }
         let quiet_b = !truncated && t > Duration::from_secs(secs * 3 / 5);
@@ -57,6 +83,10 @@ fn write_logs(dir: PathBuf, secs: u64) -> Totals {
             // Copy-truncate, after b.log was quiet long enough to be read.
             std::fs::copy(dir.join("b.log"), dir.join("b.log.1")).unwrap();
             open("b.log").set_len(0).unwrap();
+            events.push(format!(
+                "{} b.log copy-truncated",
+                chrono::Utc::now().format("%H:%M:%S%.3f")
+            ));
             truncated = true;
         }
         let now = chrono::Utc::now();
@@ -70,17 +100,48 @@ fn write_logs(dir: PathBuf, secs: u64) -> Totals {
         let amount = i % 97;
         writeln!(
             open(file),
-            "{},{channel},{amount}",
-            now.format("%Y-%m-%d %H:%M:%S%.3f")
+            "{},{channel},{amount},{}",
+            now.format("%Y-%m-%d %H:%M:%S%.3f"),
+            &file[..1]
         )
         .unwrap();
+        *by_second
+            .entry((now.format("%H:%M:%S").to_string(), file[..1].to_string()))
+            .or_default() += 1;
         let e = totals.entry((minute, channel.to_string())).or_default();
         e.0 += 1;
         e.1 += amount;
         i += 1;
         std::thread::sleep(Duration::from_millis(5));
     }
-    totals
+    Written {
+        totals,
+        by_second,
+        events,
+    }
+}
+
+/// Lines stored or open per (second, file).
+fn read_by_second(addr: &str) -> BySecond {
+    let now = chrono::Utc::now().timestamp();
+    let rows = get_json(
+        addr,
+        &format!(
+            "/api/v1/monitors/pay_by_second/rows?from={}&to={}&live=true",
+            now - 600,
+            now + 120
+        ),
+        &[],
+    );
+    let mut out = BySecond::new();
+    for r in rows.as_array().unwrap() {
+        let key = (
+            r["keys"]["second"].as_str().unwrap().to_string(),
+            r["keys"]["file"].as_str().unwrap().to_string(),
+        );
+        *out.entry(key).or_default() += r["values"]["count"].as_i64().unwrap();
+    }
+    out
 }
 
 /// The stored (and with `live`, open) minutes of `pay` in `view`, as
@@ -130,16 +191,25 @@ fn lines_are_counted_once_through_rotations_and_kills() {
     let mut agent = Proc::agent(&addr, &state, "instance=n1,idc=hz,ldc=hz-a");
     let writer = std::thread::spawn(move || write_logs(logs, 15));
 
+    let stamp = |what: &str| format!("{} {what}", chrono::Utc::now().format("%H:%M:%S%.3f"));
+    let mut events = Vec::new();
     std::thread::sleep(Duration::from_secs(3));
     drop(collector); // SIGKILL
+    events.push(stamp("collector killed"));
     collector = Proc::collector(&config, &data, &addr, &[]);
+    events.push(stamp("collector up"));
     std::thread::sleep(Duration::from_secs(3));
     drop(agent); // SIGKILL
+    events.push(stamp("agent killed"));
     agent = Proc::agent(&addr, &state, "instance=n1,idc=hz,ldc=hz-a");
     std::thread::sleep(Duration::from_secs(4));
     drop(collector); // SIGKILL
+    events.push(stamp("collector killed"));
     collector = Proc::collector(&config, &data, &addr, &[]);
-    let want = writer.join().unwrap();
+    events.push(stamp("collector up"));
+    let written = writer.join().unwrap();
+    events.extend(written.events);
+    let want = written.totals;
     let lines: i64 = want.values().map(|v| v.0).sum();
     assert!(lines > 1000, "{lines} lines written");
 
@@ -154,10 +224,18 @@ fn lines_are_counted_once_through_rotations_and_kills() {
         .filter(|(k, v)| got.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), *v, got.get(k).copied()))
         .collect();
-    assert!(
-        diff.is_empty(),
-        "(minute, channel), written, counted: {diff:?}"
-    );
+    if !diff.is_empty() {
+        let seconds = read_by_second(&addr);
+        let lost: Vec<_> = written
+            .by_second
+            .iter()
+            .filter(|(k, v)| seconds.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), *v, seconds.get(k).copied()))
+            .collect();
+        panic!(
+            "(minute, channel), written, counted: {diff:?}\n(second, file), written, counted: {lost:?}\nevents: {events:?}"
+        );
+    }
     assert_eq!(got, want);
     // Once the last minute closes, the stored minutes alone say the same.
     wait_for(75, "every minute stored", || {
@@ -345,11 +423,13 @@ fn tokens_and_body_limits_are_enforced() {
     assert_eq!(http(addr, "GET", "/api/v1/monitors", &api, b"").0, 200);
 }
 
+/// The configured monitors (not the built-in metrics ones).
 fn monitor_names(addr: &str) -> Vec<String> {
     get_json(addr, "/api/v1/monitors", &[])
         .as_array()
         .unwrap()
         .iter()
+        .filter(|m| m["kind"] != "metrics")
         .map(|m| m["name"].as_str().unwrap().to_string())
         .collect()
 }
@@ -369,7 +449,7 @@ fn a_bad_config_reload_keeps_the_running_one() {
     let config = sandbox.path("monitors.yaml");
     let collector = Proc::collector(&config, &sandbox.path("data"), "127.0.0.1:0", &[]);
     let addr = &collector.addr;
-    assert_eq!(monitor_names(addr), vec!["pay"]);
+    assert_eq!(monitor_names(addr), vec!["pay", "pay_by_second"]);
     // A broken file, announced by SIGHUP: refused, `pay` keeps running.
     write_file(
         &config,
@@ -379,14 +459,14 @@ fn a_bad_config_reload_keeps_the_running_one() {
     wait_for(10, "the reload refused", || {
         (reload_errors(addr) == "vigil_config_reload_errors_total 1").then_some(())
     });
-    assert_eq!(monitor_names(addr), vec!["pay"]);
+    assert_eq!(monitor_names(addr), vec!["pay", "pay_by_second"]);
     // A good change is picked up without a signal.
     let more = format!(
         "{MONITORS}  - name: pay_total\n    kind: minute_stat\n    source: {{ paths: [logs/*.log], timezone: UTC }}\n    time: {{ column: time, format: normal }}\n    columns:\n      time: {{ split: \",\", index: 0 }}\n    stats: [count]\n"
     );
     write_file(&config, &more);
     wait_for(10, "the new monitor", || {
-        (monitor_names(addr) == ["pay", "pay_total"]).then_some(())
+        (monitor_names(addr) == ["pay", "pay_by_second", "pay_total"]).then_some(())
     });
     let version = get_json(addr, "/api/v1/agents/config", &[]);
     assert_eq!(version["sources"].as_array().unwrap().len(), 1, "{version}");

@@ -212,6 +212,17 @@ impl Client {
         parse(&self.url(INGEST_PATH), &body)
     }
 
+    /// `POST` [`vigil_model::wire::SAMPLES_PATH`] with sampled metrics.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn samples(&self, batch: &vigil_model::wire::SampleBatch) -> Result<(), ClientError> {
+        let json = serde_json::to_vec(batch).expect("samples serialize");
+        self.post(vigil_model::wire::SAMPLES_PATH, "application/json", &json)
+            .map(drop)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

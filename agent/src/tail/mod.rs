@@ -529,7 +529,8 @@ impl Tailer {
 
     /// On the first poll: a checkpointed file that the patterns no longer
     /// name but that still sits in its folder under another name (rotated
-    /// while the agent was down) is followed as rotated away, so its
+    /// while the agent was down) is followed as rotated away, under its
+    /// checkpointed path (the name its monitors know), so its
     /// unacknowledged lines are read to its end.
     fn recover_rotated(&mut self, now: Instant) -> Result<(), TailError> {
         let Some(resume) = &self.resume else {
@@ -567,6 +568,8 @@ impl Tailer {
             }
             self.open(path, source, now)?;
             if let Some(tracked) = self.files.get_mut(&c.id) {
+                // Batches name it as the monitors know it: its old path.
+                tracked.path = c.path.clone();
                 tracked.orphan = true;
             }
         }

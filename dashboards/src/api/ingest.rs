@@ -5,7 +5,7 @@
 use hyper::StatusCode;
 use serde_json::{json, Value as J};
 use vigil_model::wire::{
-    AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply,
+    AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply, SampleBatch,
 };
 
 /// Why the collector refused an agent's request.
@@ -61,4 +61,6 @@ pub trait Ingest: Send + Sync + 'static {
     fn agent_config(&self) -> AgentConfig;
     /// One ingest frame; acknowledged only once it is durable.
     fn ingest(&self, frame: &[u8]) -> Result<IngestReply, IngestError>;
+    /// Sampled host, JVM and port metrics; answers how many were taken.
+    fn samples(&self, batch: SampleBatch) -> Result<u64, IngestError>;
 }
