@@ -477,3 +477,74 @@ fn write_file(path: &Path, text: &str) {
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(tmp, path).unwrap();
 }
+
+#[test]
+fn host_and_port_metrics_reach_the_builtin_monitors() {
+    let (sandbox, _) = sandbox_with_logs();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap();
+    sandbox.write(
+        "probes.yaml",
+        &format!("- {{ app: trade, tcp: \"{port}\", interval_secs: 1, fall: 1 }}\n"),
+    );
+    let _agent = Proc::agent_with(
+        &collector.addr,
+        &sandbox.path("agent"),
+        "instance=n1",
+        &[
+            "--metrics-interval",
+            "1",
+            "--probes",
+            sandbox.path("probes.yaml").to_str().unwrap(),
+        ],
+    );
+    let addr = &collector.addr;
+    let latest = |monitor: &str| get_json(addr, &format!("/api/v1/monitors/{monitor}/latest"), &[]);
+    let up = wait_for(20, "the port probe up", || {
+        let l = latest("port");
+        let v = l.as_array()?.first()?["values"]["up"].as_f64()?;
+        Some((l, v))
+    });
+    assert_eq!(up.1, 1.0, "{}", up.0);
+    assert_eq!(up.0[0]["keys"]["instance"], "n1");
+    assert_eq!(up.0[0]["keys"]["target"], format!("tcp://{port}"));
+    drop(listener);
+    wait_for(20, "the port probe down", || {
+        (latest("port")[0]["values"]["up"].as_f64() == Some(0.0)).then_some(())
+    });
+    // The node-wide system sample: as many cores as this machine has.
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    let system = wait_for(20, "a system sample", || {
+        let l = latest("system");
+        l.as_array()?
+            .iter()
+            .find(|s| s["keys"].as_object().is_some_and(|k| k.len() == 1))
+            .cloned()
+    });
+    assert_eq!(
+        system["values"]["cpu_total_cores"].as_f64(),
+        Some(cores),
+        "{system}"
+    );
+    // The minute in progress is served as rows with averages and maxima.
+    let now = chrono::Utc::now().timestamp();
+    let rows = get_json(
+        addr,
+        &format!(
+            "/api/v1/monitors/port/rows?from={}&to={}&live=true",
+            now - 120,
+            now + 60
+        ),
+        &[],
+    );
+    let row = &rows.as_array().unwrap()[0];
+    let avg = row["values"]["up"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&avg), "{row}");
+    assert_eq!(row["values"]["up_max"].as_f64(), Some(1.0), "{row}");
+}

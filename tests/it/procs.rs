@@ -33,14 +33,20 @@ impl Proc {
         Proc::spawn(cmd, "vigil collector listening on http://")
     }
 
-    /// Starts `vigil agent` shipping to `addr`.
+    /// Starts `vigil agent` shipping to `addr`, sampling no metrics.
     pub fn agent(addr: &str, state: &Path, labels: &str) -> Proc {
+        Proc::agent_with(addr, state, labels, &["--metrics-interval", "0"])
+    }
+
+    /// Starts `vigil agent` shipping to `addr` with more arguments.
+    pub fn agent_with(addr: &str, state: &Path, labels: &str, args: &[&str]) -> Proc {
         let mut cmd = Command::new(BIN);
         cmd.arg("agent")
             .args(["--collector", &format!("http://{addr}")])
             .arg("--state")
             .arg(state)
-            .args(["--labels", labels]);
+            .args(["--labels", labels])
+            .args(args);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
