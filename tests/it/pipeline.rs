@@ -275,12 +275,7 @@ fn sql_reads_the_stored_minutes() {
         want.1 += i;
     }
     std::fs::write(logs.join("a.log"), text).unwrap();
-    let collector = Proc::collector(
-        &sandbox.path("monitors.yaml"),
-        &sandbox.path("data"),
-        "127.0.0.1:0",
-        &[],
-    );
+    let collector = Proc::sandbox_collector(&sandbox);
     let _agent = Proc::agent(&collector.addr, &sandbox.path("agent"), "instance=n1");
     let sql = |q: &str| {
         let body = serde_json::to_vec(&json!({ "sql": q })).unwrap();
@@ -343,12 +338,7 @@ fn state_of(addr: &str, agent: &str) -> String {
 #[test]
 fn agent_states_follow_heartbeats_and_clocks() {
     let (sandbox, _) = sandbox_with_logs();
-    let collector = Proc::collector(
-        &sandbox.path("monitors.yaml"),
-        &sandbox.path("data"),
-        "127.0.0.1:0",
-        &[],
-    );
+    let collector = Proc::sandbox_collector(&sandbox);
     let addr = &collector.addr;
     assert_eq!(register(addr, "fast-clock", 10_000, &[]), 200);
     assert_eq!(register(addr, "quiet", 0, &[]), 200);
@@ -481,12 +471,7 @@ fn write_file(path: &Path, text: &str) {
 #[test]
 fn host_and_port_metrics_reach_the_builtin_monitors() {
     let (sandbox, _) = sandbox_with_logs();
-    let collector = Proc::collector(
-        &sandbox.path("monitors.yaml"),
-        &sandbox.path("data"),
-        "127.0.0.1:0",
-        &[],
-    );
+    let collector = Proc::sandbox_collector(&sandbox);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap();
     sandbox.write(

@@ -33,6 +33,30 @@ impl Proc {
         Proc::spawn(cmd, "vigil collector listening on http://")
     }
 
+    /// Starts `vigil run` (collector and local agent) on any port, closing
+    /// minutes 1 s after their end, and waits until it listens.
+    pub fn run(config: &Path, data: &Path) -> Proc {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0", "--close-after", "1"]);
+        Proc::spawn(cmd, "monitors: http://")
+    }
+
+    /// Starts `vigil collector` on `monitors.yaml` and `data` of `sandbox`,
+    /// on any port, without tokens.
+    pub fn sandbox_collector(sandbox: &crate::support::Sandbox) -> Proc {
+        Proc::collector(
+            &sandbox.path("monitors.yaml"),
+            &sandbox.path("data"),
+            "127.0.0.1:0",
+            &[],
+        )
+    }
+
     /// Starts `vigil agent` shipping to `addr`, sampling no metrics.
     pub fn agent(addr: &str, state: &Path, labels: &str) -> Proc {
         Proc::agent_with(addr, state, labels, &["--metrics-interval", "0"])
@@ -70,7 +94,7 @@ impl Proc {
         for line in lines.by_ref() {
             let line = line.expect("readable stdout");
             if let Some(rest) = line.trim().strip_prefix(marker) {
-                addr = Some(rest.trim_end_matches('/').to_string());
+                addr = rest.split('/').next().map(str::to_string);
                 break;
             }
         }

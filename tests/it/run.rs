@@ -2,65 +2,27 @@
 //! minutes in the HTTP API, and a SIGKILL in the middle neither loses nor
 //! doubles a line.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::procs::{http, Proc};
 use crate::support::Sandbox;
 
 /// A running `vigil run` and the address of its API.
-struct Running {
-    child: Child,
-    addr: String,
-}
+struct Running(Proc);
 
 impl Running {
     fn start(sandbox: &Sandbox) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("run")
-            .arg("--config")
-            .arg(sandbox.path("monitors.yaml"))
-            .arg("--data")
-            .arg(sandbox.path("data"))
-            .args(["--listen", "127.0.0.1:0", "--close-after", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start vigil run");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.expect("readable stdout");
-            if let Some(rest) = line.trim().strip_prefix("monitors: http://") {
-                addr = rest.split('/').next().map(str::to_string);
-                break;
-            }
-        }
-        // Keep reading, so the process never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Running {
-            child,
-            addr: addr.expect("vigil run printed its address"),
-        }
+        Running(Proc::run(
+            &sandbox.path("monitors.yaml"),
+            &sandbox.path("data"),
+        ))
     }
 
     fn get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(&self.addr).expect("API reachable");
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
-            .unwrap_or_default()
+        let (status, body) = http(&self.0.addr, "GET", path, &[], b"");
+        assert_eq!(status, 200, "{path}: {body}");
+        body
     }
 
     /// Stored counts per minute of monitor `orders` in `[from, to)`.
@@ -93,13 +55,6 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
