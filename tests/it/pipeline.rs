@@ -476,7 +476,7 @@ fn host_and_port_metrics_reach_the_builtin_monitors() {
     let port = listener.local_addr().unwrap();
     sandbox.write(
         "probes.yaml",
-        &format!("- {{ app: trade, tcp: \"{port}\", interval_secs: 1, fall: 1 }}\n"),
+        format!("- {{ app: trade, tcp: \"{port}\", interval_secs: 1, fall: 1 }}\n"),
     );
     let _agent = Proc::agent_with(
         &collector.addr,
