@@ -306,7 +306,7 @@ fn run_child(mut cmd: Command, stderr_path: &Path) -> Result<(Sample, Vec<u8>)> 
             .read_to_end(&mut out)
             .context("cannot read the child's output")?;
     }
-    let (status, usage) = rusage::wait(child.id())?;
+    let (status, usage) = vigil_benches::proc::wait_rusage(child.id())?;
     let wall = start.elapsed();
     if !status.success() {
         let err = std::fs::read_to_string(stderr_path).unwrap_or_default();
@@ -374,61 +374,4 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-/// Reaping a child with its resource usage (`wait4`).
-mod rusage {
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
-    use std::time::Duration;
-
-    use anyhow::{bail, Result};
-
-    /// What the kernel accounted to a reaped child.
-    pub struct Usage {
-        /// User plus system CPU time.
-        pub cpu: Duration,
-        /// Peak resident set size, bytes.
-        pub max_rss: u64,
-    }
-
-    /// Waits for the child `pid` (spawned by this process and not yet
-    /// waited for) and returns its status and resource usage.
-    ///
-    /// The `std::process::Child` of `pid` must not be waited for afterwards.
-    #[allow(unsafe_code)]
-    pub fn wait(pid: u32) -> Result<(ExitStatus, Usage)> {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            bail!("pid {pid} out of range");
-        };
-        let mut status: libc::c_int = 0;
-        // SAFETY: `rusage` is a plain C struct for which all-zero bytes
-        // are a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: both pointers are to live, writable locals of the
-            // types wait4 expects, valid for the duration of the call.
-            let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            if r == pid {
-                break;
-            }
-            let err = std::io::Error::last_os_error();
-            if r == -1 && err.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            bail!("wait4({pid}) failed: {err}");
-        }
-        let tv = |t: libc::timeval| {
-            Duration::from_secs(t.tv_sec.max(0) as u64)
-                + Duration::from_micros(t.tv_usec.max(0) as u64)
-        };
-        Ok((
-            ExitStatus::from_raw(status),
-            Usage {
-                cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-                // Linux reports ru_maxrss in KiB.
-                max_rss: (usage.ru_maxrss.max(0) as u64) * 1024,
-            },
-        ))
-    }
 }
