@@ -16,10 +16,8 @@
 //! the run is an error. Exit status 1 when a target (1,000,000 lines/s on
 //! one core, peak RSS under 200 MB) is missed.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -292,34 +290,14 @@ fn base_command(taskset: &Path, pinned: bool, program: &Path) -> Command {
 
 /// Runs `cmd` with stdout captured and stderr in `stderr_path`; its wall
 /// time (spawn to reap), CPU time and peak RSS.
-fn run_child(mut cmd: Command, stderr_path: &Path) -> Result<(Sample, Vec<u8>)> {
-    let stderr = File::create(stderr_path)
-        .with_context(|| format!("cannot create {}", stderr_path.display()))?;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr));
-    let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
-    let mut out = Vec::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        stdout
-            .read_to_end(&mut out)
-            .context("cannot read the child's output")?;
-    }
-    let (status, usage) = vigil_benches::proc::wait_rusage(child.id())?;
-    let wall = start.elapsed();
-    if !status.success() {
-        let err = std::fs::read_to_string(stderr_path).unwrap_or_default();
-        bail!("{cmd:?} failed ({status}):\n{err}");
-    }
-    Ok((
-        Sample {
-            wall,
-            cpu: usage.cpu,
-            max_rss: usage.max_rss,
-        },
-        out,
-    ))
+fn run_child(cmd: Command, stderr_path: &Path) -> Result<(Sample, Vec<u8>)> {
+    let run = vigil_benches::run_timed(cmd, stderr_path)?;
+    let sample = Sample {
+        wall: run.wall,
+        cpu: run.cpu,
+        max_rss: run.max_rss,
+    };
+    Ok((sample, run.stdout))
 }
 
 fn parse_count(out: &[u8]) -> Result<(u64, u64)> {
