@@ -14,7 +14,7 @@
 //! - A segment is deleted only once every row in it belongs to a final,
 //!   stored minute; the floors and held offsets are saved first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -628,19 +628,8 @@ fn decode_record(payload: &[u8]) -> Result<(Labels, String, Vec<Batch>)> {
 
 /// The version of a configuration: a hash of the files' contents.
 pub fn config_version(path: &Path) -> Result<String> {
-    let mut files = BTreeSet::new();
-    if path.is_dir() {
-        for entry in
-            std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?
-        {
-            let p = entry?.path();
-            if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-                files.insert(p);
-            }
-        }
-    } else {
-        files.insert(path.to_path_buf());
-    }
+    // The same files, in the same order, as the configuration loader reads.
+    let files = vigil_config::validate::config_files(path)?;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for f in files {
         let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
