@@ -294,10 +294,7 @@ impl Pipeline {
             for ((view, label), agg) in &mut pipe.labelled {
                 let rows = drain(agg, now_ms, close_after, lateness_ms);
                 let out = by_view.entry(*view).or_default();
-                out.extend(rows.into_iter().map(|mut r| {
-                    r.keys.insert(0, (view.name().to_string(), label.clone()));
-                    r
-                }));
+                out.extend(labelled(rows, *view, label));
             }
             for (view, rows) in by_view {
                 let mut keys = vec![view.name()];
@@ -338,12 +335,7 @@ impl Pipeline {
                 .iter()
                 .filter(|((v, _), _)| *v == view)
                 .flat_map(|((v, label), agg)| {
-                    rows_of(agg.aggregator.peek_open())
-                        .into_iter()
-                        .map(move |mut r| {
-                            r.keys.insert(0, (v.name().to_string(), label.clone()));
-                            r
-                        })
+                    labelled(rows_of(agg.aggregator.peek_open()), *v, label)
                 })
                 .collect(),
         }
@@ -470,6 +462,15 @@ fn drain(agg: &mut Agg, now_ms: i64, close_after_ms: i64, lateness_ms: i64) -> V
         a.finalize();
     }
     rows
+}
+
+/// `rows` of one label of `view`, the label first among their keys.
+fn labelled(rows: Vec<MinuteRow>, view: View, label: &str) -> impl Iterator<Item = MinuteRow> + '_ {
+    rows.into_iter().map(move |mut r| {
+        r.keys
+            .insert(0, (view.name().to_string(), label.to_string()));
+        r
+    })
 }
 
 fn rows_of(buckets: Vec<vigil_engine::ClosedBucket>) -> Vec<MinuteRow> {
