@@ -8,10 +8,12 @@
 //!   once, each as a [`Diagnostic`] with file, line and column.
 //! - [`locate`]: finds where a path of the YAML document was written.
 //! - [`monitor`]: the resolved types ([`Monitor`], [`Column`], [`Rule`], …).
+//! - [`alert`]: resolved alert rules and notification settings.
 //! - [`time_format`]: the named time formats and strftime patterns.
 //!
 //! This crate knows no runtime: no threads, no sockets, no Arrow.
 
+pub mod alert;
 pub mod error;
 pub mod locate;
 pub mod monitor;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+use crate::alert::{AlertRule, Notification};
 use crate::time_format::TimeFormat;
 
 /// A validated set of monitors, ready to run.
@@ -13,6 +14,8 @@ use crate::time_format::TimeFormat;
 pub struct Config {
     /// Monitors in the order they were written.
     pub monitors: Vec<Monitor>,
+    /// Contacts, groups, webhooks, subscriptions and channel settings.
+    pub notification: Notification,
 }
 
 impl Config {
@@ -47,6 +50,8 @@ pub struct Monitor {
     pub key_limit: usize,
     /// Seconds after a minute's end during which its lines are still accepted.
     pub lateness_secs: i64,
+    /// Alert rules on the monitor's minutes.
+    pub alerts: Vec<AlertRule>,
 }
 
 impl Monitor {

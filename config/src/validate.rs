@@ -439,6 +439,7 @@ impl Ctx<'_> {
             group_by,
             key_limit,
             lateness_secs,
+            alerts: Vec::new(),
         })
     }
 
