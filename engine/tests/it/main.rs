@@ -63,6 +63,7 @@ pub fn monitor(name: &str, kind: Kind, columns: Vec<Column>, group_by: Vec<usize
         group_by,
         key_limit: 1000,
         lateness_secs: 120,
+        alerts: Vec::new(),
     }
 }
 
