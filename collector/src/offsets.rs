@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+pub use vigil_model::fsutil::write_atomic;
 use vigil_model::wire::{BatchHeader, FileOffset};
 
 /// What to do with an incoming batch.
@@ -125,21 +126,6 @@ impl Offsets {
         let json = serde_json::to_vec(&entries).map_err(io::Error::other)?;
         write_atomic(path, &json)
     }
-}
-
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp: PathBuf = path.with_extension("tmp");
-    {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
