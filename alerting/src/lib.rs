@@ -4,7 +4,19 @@
 //!
 //! - [`notice`]: what is sent and to whom ([`Notice`], [`Recipient`],
 //!   [`Delivery`]), the seam between evaluation and the channels.
+//! - [`value`]: the value functions over a value's minutes.
+//! - [`eval`]: one rule at one minute, per key: which channels fire.
+//! - [`throttle`]: the notification schedule of a continuing alert.
+//! - [`recipients`]: who a rule reaches on each channel.
+//! - [`alerter`]: state per rule and key, pauses, and the deliveries that
+//!   state changes cause; [`history`]: one record per firing episode.
 
+pub mod alerter;
+pub mod eval;
+pub mod history;
 pub mod notice;
+pub mod recipients;
+pub mod throttle;
+pub mod value;
 
 pub use notice::{AlertState, Delivery, Notice, Recipient};

@@ -74,7 +74,7 @@ impl Notice {
 
 /// Who receives a notice, by identity; the settings (URL, secret, SMTP
 /// server) are looked up in the running configuration when it is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Recipient {
     /// A configured webhook, by name.
