@@ -23,14 +23,18 @@ use tokio::task::JoinSet;
 use vigil_model::wire::{self, MAX_BODY_BYTES};
 use vigil_model::{Counters, MinuteRow, View};
 
+mod alerts;
 mod auth;
 mod ingest;
 
+pub use alerts::{HistoryQuery, PauseRequest};
 pub use auth::Tokens;
 pub use ingest::{Ingest, IngestError};
 
 /// Length of the default time range when `from` is not given, in seconds.
 pub const DEFAULT_RANGE_SECS: i64 = 3600;
+/// Length of the default alert history range, in seconds (a day).
+pub const DEFAULT_HISTORY_SECS: i64 = 86_400;
 
 /// What the API knows about one monitor.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +121,29 @@ pub trait Catalog: Send + Sync + 'static {
     fn latest(&self, monitor: &str) -> Option<J> {
         let _ = monitor;
         None
+    }
+
+    /// Every alert rule with its state (`GET /api/v1/alerts`).
+    fn alerts(&self, now_s: i64) -> Result<J, ApiError> {
+        let _ = now_s;
+        Err(ApiError::NotFound("/api/v1/alerts".into()))
+    }
+
+    /// Alert history records (`GET /api/v1/alerts/history`).
+    fn alert_history(&self, query: &HistoryQuery) -> Result<J, ApiError> {
+        let _ = query;
+        Err(ApiError::NotFound("/api/v1/alerts/history".into()))
+    }
+
+    /// Pauses the rule `<monitor>/<rule>`.
+    fn pause_alert(&self, rule: &str, pause: &PauseRequest) -> Result<J, ApiError> {
+        let _ = pause;
+        Err(ApiError::NotFound(format!("alert rule {rule}")))
+    }
+
+    /// Ends the pause of the rule `<monitor>/<rule>`.
+    fn resume_alert(&self, rule: &str) -> Result<J, ApiError> {
+        Err(ApiError::NotFound(format!("alert rule {rule}")))
     }
 }
 
@@ -318,7 +345,9 @@ impl Server {
                 return error_response(&ApiError::Unauthorized);
             }
         }
-        let posted = (agent_side && path != wire::CONFIG_PATH) || path == "/api/v1/sql";
+        let posted = (agent_side && path != wire::CONFIG_PATH)
+            || path == "/api/v1/sql"
+            || alerts::post_target(&path).is_some();
         if !posted {
             let catalog = Arc::clone(&self.catalog);
             let ingest = self.ingest.clone();
@@ -349,6 +378,18 @@ impl Server {
 
     /// Answers a POST to `path` with `body`.
     fn post(&self, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        if let Some((rule, action)) = alerts::post_target(path) {
+            let now = chrono::Utc::now().timestamp();
+            let answer = if action == "pause" {
+                PauseRequest::parse(body, now).and_then(|p| self.catalog.pause_alert(&rule, &p))
+            } else {
+                self.catalog.resume_alert(&rule)
+            };
+            return match answer {
+                Ok(result) => json_response(StatusCode::OK, &result),
+                Err(e) => error_response(&e),
+            };
+        }
         if path == "/api/v1/sql" {
             return match sql_request(body).and_then(|sql| self.catalog.sql(&sql)) {
                 Ok(result) => json_response(StatusCode::OK, &result),
@@ -464,6 +505,8 @@ fn route_inner(
             | ["metrics"]
             | ["api", "v1", "monitors"]
             | ["api", "v1", "agents"]
+            | ["api", "v1", "alerts"]
+            | ["api", "v1", "alerts", "history"]
             | ["api", "v1", "monitors", _, "rows" | "counters" | "latest"]
     );
     if !known {
@@ -487,6 +530,11 @@ fn route_inner(
             metrics_text(&catalog.monitors()) + &catalog.metrics(),
         )),
         ["api", "v1", "agents"] => Ok(json_response(StatusCode::OK, &J::Array(catalog.agents()))),
+        ["api", "v1", "alerts"] => Ok(json_response(StatusCode::OK, &catalog.alerts(now_s)?)),
+        ["api", "v1", "alerts", "history"] => {
+            let q = HistoryQuery::parse(query.unwrap_or(""), now_s)?;
+            Ok(json_response(StatusCode::OK, &catalog.alert_history(&q)?))
+        }
         ["api", "v1", "monitors"] => {
             let list: Vec<J> = catalog
                 .monitors()
