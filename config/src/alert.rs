@@ -361,6 +361,37 @@ impl AlertRule {
     }
 }
 
+/// A monitor the collector makes itself from agents' samples and states;
+/// rules on it go in the top-level `alerts:` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinMonitor {
+    /// The monitor's name (`system`, `jvm`, `port`, `agents`).
+    pub name: &'static str,
+    /// Its key columns, which a rule's `keys` may select.
+    pub keys: &'static [&'static str],
+}
+
+/// The built-in monitors rules may watch. Their value names come from the
+/// agents and are not listed.
+pub const BUILTIN_MONITORS: [BuiltinMonitor; 4] = [
+    BuiltinMonitor {
+        name: "system",
+        keys: &["instance", "partition", "disk", "interface"],
+    },
+    BuiltinMonitor {
+        name: "jvm",
+        keys: &["instance", "pid", "main_class"],
+    },
+    BuiltinMonitor {
+        name: "port",
+        keys: &["instance", "app", "target", "kind"],
+    },
+    BuiltinMonitor {
+        name: "agents",
+        keys: &["instance"],
+    },
+];
+
 /// A person who can be notified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {

@@ -16,6 +16,11 @@ pub struct Config {
     pub monitors: Vec<Monitor>,
     /// Contacts, groups, webhooks, subscriptions and channel settings.
     pub notification: Notification,
+    /// Alert rules on the built-in monitors (`system`, `jvm`, `port`,
+    /// `agents`; see [`crate::alert::BUILTIN_MONITORS`]): the default rule
+    /// pack unless switched off, with user rules of the same monitor and
+    /// name in place of default ones, then the other user rules.
+    pub builtin_alerts: Vec<AlertRule>,
 }
 
 impl Config {

@@ -15,6 +15,17 @@ pub struct ConfigSpec {
     /// columns, and what to compute per minute.
     #[serde(default)]
     pub monitors: Vec<MonitorSpec>,
+    /// Alert rules on the built-in monitors the collector makes from agents'
+    /// samples and states (`system`, `jvm`, `port`, `agents`), and the
+    /// switch of the default rule pack. Several files may each have this
+    /// section: their rules add up, and `defaults: false` in any of them
+    /// switches the pack off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<BuiltinAlertsSpec>,
+    /// Who is notified and how: contacts, groups, webhooks, subscriptions
+    /// and channel settings. At most one of the loaded files may have it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSpec>,
 }
 
 /// What a monitor computes.
@@ -93,6 +104,9 @@ pub struct MonitorSpec {
     /// duration such as `90s`, `2m`, `1h`. Default `2m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lateness: Option<Scalar>,
+    /// Alert rules on this monitor's minutes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertRuleSpec>,
 }
 
 /// Which files a monitor reads.
@@ -308,6 +322,380 @@ pub struct ArchiveSpec {
     /// Any of `hour`, `day`, `week`. Default all three.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub periods: Vec<String>,
+}
+
+/// The top-level `alerts:` section: rules on the built-in monitors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinAlertsSpec {
+    /// Whether the default rule pack is on (cpu, memory and partition use
+    /// above 90% for 3 minutes, agent lost or with clock skew, port or
+    /// process probe down). Default true. A rule below with the same
+    /// `monitor` and `name` as a default rule replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<bool>,
+    /// Rules, each naming its built-in monitor in `monitor`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<AlertRuleSpec>,
+}
+
+/// One alert rule: conditions on a monitor's values, checked as minutes
+/// close, and whom to notify.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleSpec {
+    /// Only in the top-level `alerts.rules`: the built-in monitor watched,
+    /// `system`, `jvm`, `port` or `agents`. Rules of a monitor of
+    /// `monitors:` go in that monitor's `alerts:` list, without `monitor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<String>,
+    /// Name, unique within the monitor: a letter, then letters, digits,
+    /// `_` and `-`.
+    pub name: String,
+    /// `P0` (most urgent, red), `P1` (orange), `P2` (the default), `P3`, `P4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Check frequency in minutes, dividing a day: 1 (the default) checks
+    /// every minute, 5 every 5 minutes, 60 on the hour, 1440 at midnight
+    /// (in `timezone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<i64>,
+    /// Which keys are watched, per key column (a `group_by` column, or for
+    /// built-in monitors their key columns): `"*"` for each key separately,
+    /// a value, or a list of values. Key columns left out are summed over.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub keys: IndexMap<String, KeySpec>,
+    /// `any` (the default): the rule fires on a channel when any condition
+    /// crosses its threshold for that channel; `all`: every condition must hold.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matching: Option<String>,
+    /// The conditions, at least one.
+    #[serde(default)]
+    pub conditions: Vec<ConditionSpec>,
+    /// Daily windows in `timezone` during which the rule is checked, such
+    /// as `08:00-20:00`; a window may wrap past midnight (`22:00-06:00`).
+    /// Default: always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active: Vec<String>,
+    /// IANA timezone of `active`, `every` and "yesterday", e.g.
+    /// `Asia/Shanghai`. Default: the timezone of the monitor's source, else UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Names of groups and webhooks notified (beyond global webhooks and
+    /// subscriptions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Title of the notification. Default `<monitor>/<rule>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Custom text, a template over `{{monitor}}`, `{{rule}}`, `{{value}}`,
+    /// `{{keys}}`, `{{level}}` and the named groups of `extract`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Regex with named groups (`(?P<user>\w+)`) applied to the first
+    /// attached line; the groups are usable in `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<String>,
+    /// Text put first in P0 and P1 notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<String>,
+    /// A link to follow (a runbook, a dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Most log lines attached (match_alert and record_top). Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<usize>,
+}
+
+/// The keys of one key column a rule watches: `"*"` (each value
+/// separately), one value, or a list of values.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum KeySpec {
+    /// `"*"` or one value (quote numbers such as `"1.0"` to keep them as written).
+    One(Scalar),
+    /// A list of values.
+    Many(Vec<Scalar>),
+}
+
+impl<'de> Deserialize<'de> for KeySpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"*\", a value, or a list of values")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeySpec, E> {
+                Ok(KeySpec::One(Scalar(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<KeySpec, E> {
+                Ok(KeySpec::One(Scalar(v.to_string())))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<KeySpec, E> {
+                Ok(KeySpec::One(Scalar(v.to_string())))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<KeySpec, E> {
+                Ok(KeySpec::One(Scalar(v.to_string())))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<KeySpec, E> {
+                Ok(KeySpec::One(Scalar(v.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeySpec, A::Error> {
+                // Each element goes through `Scalar`, which keeps its text as written.
+                let mut values = Vec::new();
+                while let Some(v) = seq.next_element::<Scalar>()? {
+                    values.push(v);
+                }
+                Ok(KeySpec::Many(values))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One condition: a value function on one of the monitor's values,
+/// compared with a threshold per channel.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionSpec {
+    /// The value name of the monitor's rows (`count`, `sum_elapsed`,
+    /// `success_rate`, …). Not used by `nodata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `current`; `mom`, `dod`, `wow` (change in percent vs the previous
+    /// minute, the same minute yesterday, a week ago); `sum_last`,
+    /// `avg_last`, `min_last` (above X for n minutes), `max_last` (below X
+    /// for n minutes), `sum_last_vs_prev`, `sum_last_vs_yesterday` (these
+    /// take `n`); `nodata` (minutes without lines; no `value`);
+    /// `count_above` (top monitors: keys or records of the minute whose
+    /// value is above `over`).
+    #[serde(rename = "fn")]
+    pub func: String,
+    /// Number of minutes of the `*_last*` functions, 1 to 1440.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<i64>,
+    /// The value `count_above` counts keys or records above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<f64>,
+    /// Comparison of the function's result with the threshold: `>`, `>=`,
+    /// `<`, `<=`, `==`, `!=`.
+    pub op: String,
+    /// A number for every channel, or a map channel -> number (channels
+    /// `im`, `sms`, `email`, `webhook`): the rule fires on the channels
+    /// whose threshold is crossed.
+    pub threshold: ThresholdSpec,
+}
+
+/// A condition's threshold: one number, or one per channel.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ThresholdSpec {
+    /// The threshold of every channel.
+    All(f64),
+    /// Channel (`im`, `sms`, `email`, `webhook`) -> threshold.
+    PerChannel(IndexMap<String, f64>),
+}
+
+impl<'de> Deserialize<'de> for ThresholdSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ThresholdSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a number (the threshold of every channel) or a map of channel to number such as { im: 0.95, sms: 0.9 }",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ThresholdSpec, E> {
+                Ok(ThresholdSpec::All(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ThresholdSpec, E> {
+                Ok(ThresholdSpec::All(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ThresholdSpec, E> {
+                Ok(ThresholdSpec::All(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ThresholdSpec, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some((k, v)) = map.next_entry::<String, f64>()? {
+                    out.insert(k, v);
+                }
+                Ok(ThresholdSpec::PerChannel(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `notification:` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSpec {
+    /// People. Contacts, groups and webhooks share one set of names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactSpec>,
+    /// Contacts and chat robots notified together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupSpec>,
+    /// HTTP endpoints that receive alerts as JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookSpec>,
+    /// Who receives which levels of every alert, throttled or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<SubscriptionSpec>,
+    /// Settings of the email and SMS channels; each is needed once a
+    /// notified contact has an email or a phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<ChannelsSpec>,
+    /// Address of vigil's dashboard, for links in notifications
+    /// (`http://host:8686`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_url: Option<String>,
+}
+
+/// A person.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactSpec {
+    /// 2 to 40 characters: a letter or CJK character, then letters, CJK
+    /// characters, digits, `.` and `_`.
+    pub name: String,
+    /// Email address, for the email channel. Used by one contact only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number for SMS: an optional `+` and 5 to 20 digits. Used by
+    /// one contact only. A contact needs a phone, an email, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Scalar>,
+}
+
+/// A notification group.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Name (the same rules as a contact's name).
+    pub name: String,
+    /// Names of contacts in the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// Chat robots (DingTalk-style signed webhooks) of the group's chat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub robots: Vec<RobotSpec>,
+}
+
+/// A chat robot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RobotSpec {
+    /// The robot's webhook URL (http or https).
+    pub url: String,
+    /// Signing secret (`SEC…`): each request carries `timestamp` and
+    /// `sign`, the base64 HMAC-SHA256 of `timestamp\nsecret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// An HTTP endpoint that receives alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// Name (the same rules as a contact's name).
+    pub name: String,
+    /// URL (http or https) the alerts are POSTed to.
+    pub url: String,
+    /// Signing secret: requests carry `X-Vigil-Timestamp` and
+    /// `X-Vigil-Signature: sha256=<hex HMAC-SHA256 of timestamp + "." + body>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Access key, sent as `X-Vigil-Access-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<String>,
+    /// Extra request headers, name -> value.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Scalar>,
+    /// Receives every alert, whoever the rule notifies. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global: bool,
+    /// Body format: `vigil` (vigil's JSON object, the default) or
+    /// `alertmanager` (Prometheus Alertmanager's webhook payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// A standing order: `who` receives every alert of these levels.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSpec {
+    /// A group, contact or webhook name.
+    pub who: String,
+    /// Levels received: any of `P0` … `P4`, or `all`. Default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<String>>,
+    /// Whether an alert that keeps firing is notified on the throttling
+    /// schedule (every 1 min for 3 min, every 2 for 4, every 5 for 25,
+    /// every 10 for 50, every 30 for 150, then hourly) rather than every
+    /// minute. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<bool>,
+}
+
+/// Settings of the channels that need a server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsSpec {
+    /// The SMTP server email leaves through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailSpec>,
+    /// The HTTP SMS gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSpec>,
+}
+
+/// The SMTP server.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port. Default 25 (`tls: none`), 587 (`starttls`) or 465 (`tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    /// `none` (plain SMTP, the default), `starttls` or `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// Login user; needs `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Login password; needs `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// The HTTP SMS gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSpec {
+    /// URL (http or https); may use `{{phone}}` and `{{text}}`.
+    pub url: String,
+    /// `POST` (the default), `PUT` or `GET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Request body template over `{{phone}}` and `{{text}}` (not for GET).
+    /// The URL and body together must use both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Extra request headers (for example `Authorization`), name -> value.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Scalar>,
 }
 
 /// A scalar written as text, a number or a boolean; kept as its text,

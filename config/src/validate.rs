@@ -13,6 +13,9 @@ use crate::monitor::*;
 use crate::spec::*;
 use crate::time_format::TimeFormat;
 
+mod alerts;
+mod notification;
+
 /// Default distinct keys per minute.
 pub const DEFAULT_KEY_LIMIT: usize = 10_000;
 /// Default lateness window, seconds.
@@ -90,6 +93,7 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
     let mut config = Config::default();
     let mut seen: HashMap<String, Diagnostic> = HashMap::new();
     let mut archives = Vec::new();
+    let mut alert_load = alerts::AlertLoad::default();
     for (file, text) in texts {
         let loc = Locator::new(text);
         let (spec, shape_errors) = match parse_spec(file, text, &loc) {
@@ -106,8 +110,9 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
             loc,
             opts,
             diags: Vec::new(),
+            notify: Vec::new(),
         };
-        for (i, m) in &spec {
+        for (i, m) in &spec.monitors {
             let i = *i;
             let at = vec![Seg::from("monitors"), Seg::Index(i), Seg::from("name")];
             let here = ctx.diag_at(&at, String::new());
@@ -140,8 +145,10 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
                 config.monitors.push(monitor);
             }
         }
+        alert_load.file(&mut ctx, &spec);
         diags.extend(ctx.diags);
     }
+    alert_load.finish(&mut config, opts, &mut diags);
     for (of, mut d) in archives {
         match config.monitor(&of).map(|m| &m.kind) {
             None => {
@@ -167,20 +174,36 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
     }
 }
 
-/// The top level of a file, with each monitor kept as YAML so that one
-/// malformed monitor does not hide the errors of the others.
+/// The top level of a file, with each monitor and section kept as YAML so
+/// that one malformed part does not hide the errors of the others.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Shape {
     #[serde(default)]
     monitors: Vec<serde_yaml_ng::Value>,
+    #[serde(default)]
+    alerts: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    notification: Option<serde_yaml_ng::Value>,
+}
+
+/// The parts of a file that fit the format.
+#[derive(Default)]
+struct Parsed {
+    /// Monitors, each with its index in the file.
+    monitors: Vec<(usize, MonitorSpec)>,
+    /// The top-level `alerts:` section.
+    alerts: Option<BuiltinAlertsSpec>,
+    /// The `notification:` section.
+    notification: Option<NotificationSpec>,
+    /// Whether a top-level section was present but did not fit the format
+    /// (checks that need it whole are then skipped).
+    broken_section: bool,
 }
 
 /// Parses a file: a syntax or top-level error is returned alone; each
-/// monitor that does not fit the format becomes a diagnostic and is left out.
-/// Monitors that fit the format, each with its index in the file.
-type Parsed = Vec<(usize, MonitorSpec)>;
-
+/// monitor or section that does not fit the format becomes a diagnostic
+/// and is left out.
 fn parse_spec(
     file: &Path,
     text: &str,
@@ -189,7 +212,13 @@ fn parse_spec(
     // The direct read keeps scalars as written; the per-monitor read below
     // (through YAML values) only serves to report every shape error.
     if let Ok(spec) = serde_yaml_ng::from_str::<ConfigSpec>(text) {
-        return Ok((spec.monitors.into_iter().enumerate().collect(), Vec::new()));
+        let parsed = Parsed {
+            monitors: spec.monitors.into_iter().enumerate().collect(),
+            alerts: spec.alerts,
+            notification: spec.notification,
+            broken_section: false,
+        };
+        return Ok((parsed, Vec::new()));
     }
     let shape: Shape = serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e
@@ -203,30 +232,54 @@ fn parse_spec(
             message: yaml_message(&e.to_string()),
         }
     })?;
-    let mut spec = Vec::new();
+    let mut parsed = Parsed::default();
     let mut diags = Vec::new();
+    // Places serde's error about a part of the file at that part (or at the
+    // unknown field it names).
+    let mut shape_error = |base: &[Seg], what: &str, e: serde_yaml_ng::Error| {
+        let message = yaml_message(&e.to_string());
+        let field = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next());
+        let pos = field
+            .and_then(|f| loc.key_named(base, f))
+            .unwrap_or_else(|| loc.value(base));
+        diags.push(Diagnostic {
+            file: file.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+            message: format!("{what}: {message}"),
+        });
+    };
     for (i, value) in shape.monitors.into_iter().enumerate() {
         match serde_yaml_ng::from_value::<MonitorSpec>(value) {
-            Ok(m) => spec.push((i, m)),
+            Ok(m) => parsed.monitors.push((i, m)),
+            Err(e) => shape_error(
+                &[Seg::from("monitors"), Seg::Index(i)],
+                &format!("monitor {}", i + 1),
+                e,
+            ),
+        }
+    }
+    if let Some(value) = shape.alerts {
+        match serde_yaml_ng::from_value::<Option<BuiltinAlertsSpec>>(value) {
+            Ok(a) => parsed.alerts = a,
             Err(e) => {
-                let message = yaml_message(&e.to_string());
-                let base = [Seg::from("monitors"), Seg::Index(i)];
-                let field = message
-                    .strip_prefix("unknown field `")
-                    .and_then(|rest| rest.split('`').next());
-                let pos = field
-                    .and_then(|f| loc.key_named(&base, f))
-                    .unwrap_or_else(|| loc.value(&base));
-                diags.push(Diagnostic {
-                    file: file.to_path_buf(),
-                    line: pos.line,
-                    column: pos.column,
-                    message: format!("monitor {}: {message}", i + 1),
-                });
+                parsed.broken_section = true;
+                shape_error(&[Seg::from("alerts")], "alerts", e);
             }
         }
     }
-    Ok((spec, diags))
+    if let Some(value) = shape.notification {
+        match serde_yaml_ng::from_value::<Option<NotificationSpec>>(value) {
+            Ok(n) => parsed.notification = n,
+            Err(e) => {
+                parsed.broken_section = true;
+                shape_error(&[Seg::from("notification")], "notification", e);
+            }
+        }
+    }
+    Ok((parsed, diags))
 }
 
 /// Makes serde's messages read as advice ("unknown field `x`, expected one of …").
@@ -248,6 +301,9 @@ struct Ctx<'a> {
     loc: Locator,
     opts: &'a LoadOptions,
     diags: Vec<Diagnostic>,
+    /// Names in rules' `notify` lists, each with where it was written;
+    /// checked once every file's `notification:` is known.
+    notify: Vec<(String, Diagnostic)>,
 }
 
 /// Column lookup with the monitor's column names.
@@ -427,7 +483,7 @@ impl Ctx<'_> {
         if self.diags.len() > before {
             return None;
         }
-        Some(Monitor {
+        let mut monitor = Monitor {
             name: m.name.clone(),
             app: m.app.clone(),
             kind: kind?,
@@ -440,7 +496,14 @@ impl Ctx<'_> {
             key_limit,
             lateness_secs,
             alerts: Vec::new(),
-        })
+        };
+        // Rules are checked against the resolved monitor (its value and key
+        // names), so only once the monitor itself is valid.
+        monitor.alerts = self.monitor_alerts(&base, &m.alerts, &monitor);
+        if self.diags.len() > before {
+            return None;
+        }
+        Some(monitor)
     }
 
     /// Reports settings that do not apply to the monitor's kind.
