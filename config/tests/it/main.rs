@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use vigil_config::{load, Error, Kind, LoadOptions};
 
+mod alerts;
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")
 }
@@ -118,6 +120,10 @@ fn schema_documents_every_field() {
         "between",
         "translate",
         "occurrences",
+        "notification",
+        "subscriptions",
+        "threshold",
+        "count_above",
     ] {
         assert!(text.contains(field), "schema lacks {field}");
     }
