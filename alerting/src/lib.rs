@@ -12,11 +12,17 @@
 //!   state changes cause; [`history`]: one record per firing episode.
 
 pub mod alerter;
+pub mod channel;
+pub mod dispatch;
 pub mod eval;
 pub mod history;
 pub mod notice;
+pub mod outbox;
 pub mod recipients;
 pub mod throttle;
 pub mod value;
 
+pub use channel::{SendError, Sender};
+pub use dispatch::Dispatcher;
 pub use notice::{AlertState, Delivery, Notice, Recipient};
+pub use outbox::{Outbox, OutboxCounters, OutboxError};
