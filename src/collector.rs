@@ -116,7 +116,12 @@ struct Core {
     pipeline: Pipeline,
     segment_started: Instant,
     retention_checked: Option<Instant>,
+    /// The last minute whose agent states were stored.
+    agents_minute: i64,
 }
+
+/// The table of per-minute agent states.
+pub const AGENTS_TABLE: &str = "agents";
 
 /// Counts for `/metrics`.
 #[derive(Default)]
@@ -144,6 +149,9 @@ pub struct Collector {
     reader: Arc<MinuteStore>,
     stats: Stats,
     metrics: Mutex<Rollup>,
+    /// Minutes closed by the log replay at start, handed out by the first
+    /// tick so that alert rules evaluate them too.
+    replay_closed: Mutex<Vec<(String, i64)>>,
 }
 
 /// Files of the collector's state under the data directory.
@@ -192,6 +200,7 @@ impl Collector {
             Pipeline::new(&loaded.monitors, writer, settings.close_after_ms, &floors)?;
         let wal = Wal::open(&paths.wal, settings.segment_bytes)?;
         let mut replayed = 0u64;
+        let mut replay_closed = Vec::new();
         let active = wal.active_segment();
         for &segment in wal.segments().iter().filter(|&&s| s < active) {
             let mut records = wal.read_segment(segment)?;
@@ -209,7 +218,7 @@ impl Collector {
             if records.torn() {
                 eprintln!("vigil: WAL segment {segment} ends with a torn record (never acknowledged); ignored");
             }
-            pipeline.close(chrono::Utc::now().timestamp_millis())?;
+            replay_closed.extend(pipeline.close(chrono::Utc::now().timestamp_millis())?);
         }
         if replayed > 0 {
             eprintln!("vigil: replayed {replayed} lines from the write-ahead log");
@@ -224,6 +233,7 @@ impl Collector {
                 pipeline,
                 segment_started: Instant::now(),
                 retention_checked: None,
+                agents_minute: 0,
             }),
             registry: Mutex::new(registry),
             loaded: RwLock::new(loaded),
@@ -231,6 +241,7 @@ impl Collector {
             reader,
             stats: Stats::default(),
             metrics: Mutex::new(Rollup::default()),
+            replay_closed: Mutex::new(replay_closed),
         })
     }
 
@@ -298,18 +309,32 @@ impl Collector {
     }
 
     /// Closes due minutes, publishes counters, rotates and trims the log,
-    /// and applies retention (hourly).
-    pub fn tick(&self, now_ms: i64) -> Result<()> {
+    /// and applies retention (hourly). Returns the (table, minute) pairs
+    /// stored in total since the last tick, for alert rules.
+    pub fn tick(&self, now_ms: i64) -> Result<Vec<(String, i64)>> {
         let metric_rows =
             self.rollup()
                 .close(now_ms, self.settings.close_after_ms, METRICS_LATENESS_MS);
+        let mut closed =
+            std::mem::take(&mut *self.replay_closed.lock().unwrap_or_else(|p| p.into_inner()));
         let mut core = self.core();
         let core = &mut *core;
-        core.pipeline.close(now_ms)?;
+        closed.extend(core.pipeline.close(now_ms)?);
         for (monitor, rows) in metric_rows {
             core.pipeline
                 .write_table(&monitor, &["instance"], &rows)
                 .with_context(|| format!("storing minutes of {monitor}"))?;
+            let minutes: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
+            closed.extend(minutes.into_iter().map(|m| (monitor.clone(), m)));
+        }
+        let minute = (now_ms.div_euclid(60_000) - 1) * 60;
+        if minute > core.agents_minute {
+            let rows = self.agent_rows(minute, now_ms);
+            core.pipeline
+                .write_table(AGENTS_TABLE, &["instance"], &rows)
+                .context("storing agent states")?;
+            core.agents_minute = minute;
+            closed.push((AGENTS_TABLE.to_string(), minute));
         }
         let counters = core.pipeline.counters();
         if let Ok(mut shared) = self.counters.lock() {
@@ -337,7 +362,31 @@ impl Collector {
             core.pipeline.apply_retention(now_ms / 1000)?;
             core.retention_checked = Some(Instant::now());
         }
-        Ok(())
+        Ok(closed)
+    }
+
+    /// One row per agent for `minute`: its state as 0/1 values `lost`,
+    /// `clock_skew`, `abnormal` and `healthy`, keyed by instance (the
+    /// built-in monitor `agents` that the default alert rules watch).
+    fn agent_rows(&self, minute: i64, now_ms: i64) -> Vec<vigil_model::MinuteRow> {
+        let hb = self.heartbeat_ms();
+        self.registry()
+            .agents()
+            .map(|a| {
+                let state = a.state(now_ms, hb);
+                let mut row = vigil_model::MinuteRow::new(
+                    AGENTS_TABLE,
+                    minute,
+                    vec![("instance".to_string(), a.labels.instance.clone())],
+                );
+                for s in vigil_collector::register::AgentState::ALL.into_iter().rev() {
+                    let v = i64::from(s == state);
+                    row.values
+                        .push((s.name().to_string(), vigil_model::Value::Int(v)));
+                }
+                row
+            })
+            .collect()
     }
 
     /// Replaces the configuration: minutes in progress are closed and

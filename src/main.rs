@@ -1,6 +1,8 @@
 //! The `vigil` binary: the composition root. It parses the command line and
 //! wires the library crates together; no other crate depends on it.
 
+mod alert_test;
+mod alerts;
 mod check;
 mod collector;
 mod metrics;
@@ -124,6 +126,18 @@ enum Command {
         /// the number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+    },
+    /// Replay logs, evaluate every alert rule minute by minute and print,
+    /// as JSON lines, each notification that would be sent (minute, rule,
+    /// keys, level, state, channel, value, threshold). Nothing is sent.
+    AlertTest {
+        /// A YAML file, or a folder of them.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+        /// Log files to replay, in order (repeat the flag for several).
+        /// Default: every file that the monitors' source paths match.
+        #[arg(long = "log", short, value_name = "FILE")]
+        logs: Vec<PathBuf>,
     },
 }
 
@@ -262,6 +276,9 @@ fn main() -> ExitCode {
             show_errors,
             threads: threads.unwrap_or_else(default_threads),
         }),
+        Command::AlertTest { config, logs } => {
+            alert_test::run(&alert_test::Options { config, logs })
+        }
     };
     match result {
         Ok(code) => code,

@@ -7,7 +7,7 @@
 //! are final (stored, and past the lateness window); those segments can go,
 //! and a restart replays the others on top of the floors saved with them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -279,14 +279,18 @@ impl Pipeline {
     /// minute closes `close_after` after its end, by the newest line time or
     /// the wall clock, whichever comes first. An aggregator that received
     /// nothing for as long as the lateness window is final: later lines for
-    /// its minutes are late.
-    pub fn close(&mut self, now_ms: i64) -> Result<()> {
+    /// its minutes are late. Returns each (monitor, minute) stored in
+    /// total, in minute order per monitor: the minutes alert rules evaluate.
+    pub fn close(&mut self, now_ms: i64) -> Result<Vec<(String, i64)>> {
         let close_after = self.close_after_ms;
+        let mut closed = Vec::new();
         for pipe in &mut self.monitors {
             let name = pipe.monitor.name.clone();
             let key_names = pipe.monitor.key_names();
             let lateness_ms = pipe.monitor.lateness_secs.saturating_mul(1000);
             let rows = drain(&mut pipe.total, now_ms, close_after, lateness_ms);
+            let minutes: BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
+            closed.extend(minutes.into_iter().map(|m| (name.clone(), m)));
             self.store
                 .write_table(&name, &key_names, &rows)
                 .with_context(|| format!("storing minutes of {name}"))?;
@@ -304,7 +308,7 @@ impl Pipeline {
                     .with_context(|| format!("storing minutes of {name} by {}", view.name()))?;
             }
         }
-        Ok(())
+        Ok(closed)
     }
 
     /// Every monitor's counters: lines no longer in the log plus those

@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value as J;
-use vigil_dashboards::api::{ApiError, Catalog, MonitorInfo, RowsRequest, Server, Tokens};
+use vigil_dashboards::api::{
+    ApiError, Catalog, HistoryQuery, MonitorInfo, PauseRequest, RowsRequest, Server, Tokens,
+};
 use vigil_engine::sql::{SqlEngine, SqlError, SqlLimits};
 use vigil_model::MinuteRow;
 
+use crate::alerts::AlertService;
 use crate::collector::{config_version, Collector, Settings};
 
 /// What the server is asked to do.
@@ -40,6 +43,7 @@ const CONFIG_CHECK: Duration = Duration::from_secs(2);
 /// The API's view of a running collector.
 struct CollectorCatalog {
     collector: Arc<Collector>,
+    alerts: Arc<AlertService>,
     sql: SqlEngine,
 }
 
@@ -110,7 +114,23 @@ impl Catalog for CollectorCatalog {
     }
 
     fn metrics(&self) -> String {
-        self.collector.metrics_text()
+        self.collector.metrics_text() + &self.alerts.metrics_text()
+    }
+
+    fn alerts(&self, now_s: i64) -> Result<J, ApiError> {
+        Ok(self.alerts.status_json(now_s))
+    }
+
+    fn alert_history(&self, query: &HistoryQuery) -> Result<J, ApiError> {
+        Ok(self.alerts.history_json(query))
+    }
+
+    fn pause_alert(&self, rule: &str, pause: &PauseRequest) -> Result<J, ApiError> {
+        self.alerts.pause(rule, pause)
+    }
+
+    fn resume_alert(&self, rule: &str) -> Result<J, ApiError> {
+        self.alerts.resume(rule)
     }
 }
 
@@ -138,6 +158,11 @@ pub fn run<T>(
         &opts.data,
         opts.settings.clone(),
     )?);
+    let alerts = Arc::new(AlertService::open(
+        &config,
+        &opts.data,
+        collector.store().clone(),
+    )?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,18 +178,20 @@ pub fn run<T>(
     let reload = Arc::new(AtomicBool::new(false));
     let ticker = {
         let collector = collector.clone();
+        let alerts = alerts.clone();
         let stop = stop.clone();
         let reload = reload.clone();
         let opts = opts.clone();
         std::thread::Builder::new()
             .name("vigil-ticker".into())
-            .spawn(move || tick_loop(&collector, &opts, version, &stop, &reload))
+            .spawn(move || tick_loop(&collector, &alerts, &opts, version, &stop, &reload))
             .context("cannot start the ticker")?
     };
     let guard = ready(addr, &collector)?;
 
     let server = Server::new(Arc::new(CollectorCatalog {
         collector: collector.clone(),
+        alerts: alerts.clone(),
         sql: SqlEngine::new(collector.store().clone()),
     }))
     .with_ingest(collector.clone())
@@ -197,7 +224,8 @@ pub fn run<T>(
         .join()
         .map_err(|_| anyhow!("the ticker panicked"))??;
     // Store what is in progress; the log would rebuild it anyway.
-    collector.tick(chrono::Utc::now().timestamp_millis())?;
+    let closed = collector.tick(chrono::Utc::now().timestamp_millis())?;
+    alerts.on_closed(&closed)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,6 +233,7 @@ pub fn run<T>(
 /// or when its files change, until `stop`.
 fn tick_loop(
     collector: &Collector,
+    alerts: &AlertService,
     opts: &Options,
     mut version: String,
     stop: &AtomicBool,
@@ -212,11 +241,23 @@ fn tick_loop(
 ) -> Result<()> {
     let mut checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        if let Err(e) = collector.tick(chrono::Utc::now().timestamp_millis()) {
-            // Whatever fails here (a full disk) ends the process: the log
-            // keeps every acknowledged line for the next start.
-            stop.store(true, Ordering::Relaxed);
-            return Err(e);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let closed = match collector.tick(now_ms) {
+            Ok(closed) => closed,
+            Err(e) => {
+                // Whatever fails here (a full disk) ends the process: the
+                // log keeps every acknowledged line for the next start.
+                stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        // Alert state that cannot be saved is reported and retried with the
+        // next minute; the minutes themselves are stored.
+        if let Err(e) = alerts
+            .on_closed(&closed)
+            .and_then(|()| alerts.on_clock(now_ms, opts.settings.close_after_ms))
+        {
+            log::error!("alert rules: {e:#}");
         }
         let asked = reload.swap(false, Ordering::Relaxed);
         if asked || checked.elapsed() >= CONFIG_CHECK {
@@ -226,6 +267,7 @@ fn tick_loop(
                 match load(opts) {
                     Ok((config, new_version)) => {
                         collector.reload(&config, &new_version)?;
+                        alerts.reconfigure(&config);
                         eprintln!(
                             "vigil: configuration {} reloaded ({} monitors)",
                             opts.config.display(),

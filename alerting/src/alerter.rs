@@ -88,8 +88,8 @@ pub struct Event {
     pub alert: String,
     /// The monitor.
     pub monitor: String,
-    /// The key, as an object.
-    pub keys: BTreeMap<String, String>,
+    /// The key, as an object in group-by order.
+    pub keys: serde_json::Map<String, serde_json::Value>,
     /// Level.
     pub level: String,
     /// Firing or resolved.
@@ -607,7 +607,10 @@ fn event(
         minute: rfc3339(minute),
         alert: rule.name.clone(),
         monitor: rule.monitor.clone(),
-        keys: keys.iter().cloned().collect(),
+        keys: keys
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+            .collect(),
         level: rule.level.name().to_string(),
         state,
         channel: channel.name().to_string(),

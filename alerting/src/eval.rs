@@ -269,3 +269,18 @@ fn result(rule: &AlertRule, minute: i64, keys: Keys, d: &KeyData, above: &[Vec<f
         lines,
     }
 }
+
+/// Rows held in memory, table → rows (`vigil alert-test`, tests).
+impl MinuteSource for BTreeMap<String, Vec<MinuteRow>> {
+    fn rows(&self, table: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String> {
+        Ok(self
+            .get(table)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| (from_s..to_s).contains(&r.minute))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}

@@ -1,10 +1,12 @@
 //! Integration tests of the `vigil` binary: each test runs the real binary
 //! on files in a temporary folder and reads its JSON output.
 
+mod alerts;
 mod check;
 mod filters;
 mod fixtures;
 mod generated;
+mod hook;
 mod malformed;
 mod pieces;
 mod pipeline;
