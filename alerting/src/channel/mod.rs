@@ -178,9 +178,14 @@ impl Sender {
     pub fn send(&self, delivery: &Delivery, notification: &Notification) -> Result<(), SendError> {
         let notice = &delivery.notice;
         match &delivery.recipient {
-            Recipient::Webhook { name } => {
-                webhook::send(&self.http, name, notice, notification, unix_ms())
-            }
+            Recipient::Webhook { name } => webhook::send(
+                &self.http,
+                name,
+                &delivery.id,
+                notice,
+                notification,
+                unix_ms(),
+            ),
             Recipient::Email { address } => email::send(address, notice, notification),
             Recipient::Sms { phone } => sms::send(&self.http, phone, notice, notification),
             Recipient::Robot { url } => {
@@ -198,24 +203,30 @@ fn unix_ms() -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
-/// The body of a 2xx answer, or the error its status means.
+/// The body of a 2xx answer, or the error its status means. The status
+/// decides: a body that cannot be read (too long, cut off) after a 2xx
+/// still means the endpoint took the message, so it is not sent again.
 fn answer(
     recipient: &str,
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<String, SendError> {
-    let failed = |source| SendError::Http {
+    let mut response = result.map_err(|source| SendError::Http {
         recipient: recipient.to_string(),
         source: Box::new(source),
-    };
-    let mut response = result.map_err(failed)?;
+    })?;
     let status = response.status().as_u16();
-    let body = response
+    let body = match response
         .body_mut()
         .with_config()
         .limit(MAX_ANSWER_BYTES)
         .read_to_vec()
-        .map_err(failed)?;
-    let body = String::from_utf8_lossy(&body).into_owned();
+    {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(e) => {
+            log::debug!("{recipient}: answer {status} with an unreadable body: {e}");
+            String::new()
+        }
+    };
     if (200..300).contains(&status) {
         Ok(body)
     } else {

@@ -5,7 +5,9 @@
 //! (Unix milliseconds) and `X-Vigil-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 of `timestamp + "." + body` keyed with the secret: the
 //! receiver recomputes it over the exact bytes it received and may refuse
-//! old timestamps to stop replays.
+//! old timestamps to stop replays. `X-Vigil-Delivery` carries the
+//! delivery's id: an attempt that timed out after the receiver took it is
+//! sent again, and the id lets the receiver drop the repeat.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -19,10 +21,11 @@ use crate::notice::{AlertState, Notice};
 /// sends it).
 const NOT_ENDED: &str = "0001-01-01T00:00:00Z";
 
-/// POSTs `notice` to the webhook called `name`.
+/// POSTs `notice` (of delivery `id`) to the webhook called `name`.
 pub(super) fn send(
     http: &ureq::Agent,
     name: &str,
+    id: &str,
     notice: &Notice,
     notification: &Notification,
     now_ms: u128,
@@ -46,6 +49,7 @@ pub(super) fn send(
     for (header, value) in &hook.headers {
         request = request.header(header, value);
     }
+    request = request.header("X-Vigil-Delivery", id);
     if let Some(key) = &hook.access_key {
         request = request.header("X-Vigil-Access-Key", key);
     }

@@ -49,6 +49,7 @@ fn signed_json_with_every_field_and_the_custom_headers() {
     );
     assert_eq!(request.header("x-team"), Some("core"));
     assert_eq!(request.header("x-vigil-access-key"), Some("AK1"));
+    assert_eq!(request.header("x-vigil-delivery"), Some("d1"));
 
     let timestamp = request.header("x-vigil-timestamp").unwrap();
     let ms: u128 = timestamp.parse().unwrap();
