@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
-use vigil_config::alert::{AlertRule, Channel, Level, Notification};
+use vigil_config::alert::{AlertRule, Channel, Notification};
 
 use crate::eval::{evaluate, Crossing, KeyResult, Keys, MinuteSource};
 use crate::history::{History, Record};
-use crate::notice::{AlertState, Delivery, Notice, Recipient};
+use crate::notice::{AlertState, Delivery, Recipient};
 use crate::recipients::reached;
+use crate::text::{notice, About};
 use crate::throttle;
 use crate::value::MINUTE;
 
@@ -406,16 +407,16 @@ impl Alerter {
                 *channel,
                 Some(crossing),
             ));
-            let notice = notice(
-                w,
-                &self.notification,
+            let about = About {
+                watched: w,
                 minute,
-                &result.keys,
-                AlertState::Firing,
-                *channel,
-                Some(crossing),
-                &result.lines,
-            );
+                keys: &result.keys,
+                state: AlertState::Firing,
+                channel: *channel,
+                crossing: Some(crossing),
+                lines: &result.lines,
+            };
+            let notice = notice(&about, &self.notification);
             for (recipient, throttled) in recipients {
                 if throttled && !due {
                     continue;
@@ -482,16 +483,16 @@ impl Alerter {
                 channel,
                 None,
             ));
-            let notice = notice(
-                w,
-                &self.notification,
+            let about = About {
+                watched: w,
                 minute,
-                &track.keys,
-                AlertState::Resolved,
+                keys: &track.keys,
+                state: AlertState::Resolved,
                 channel,
-                None,
-                &result.lines,
-            );
+                crossing: None,
+                lines: &result.lines,
+            };
+            let notice = notice(&about, &self.notification);
             for (_, recipient) in track.notified.iter().filter(|(c, _)| *c == name) {
                 out.deliveries.push(Delivery {
                     id: delivery_id(key, minute, AlertState::Resolved, recipient),
@@ -616,74 +617,5 @@ fn event(
         channel: channel.name().to_string(),
         value: crossing.map(|c| c.value),
         threshold: crossing.map(|c| c.threshold),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn notice(
-    w: &Watched,
-    n: &Notification,
-    minute: i64,
-    keys: &Keys,
-    state: AlertState,
-    channel: Channel,
-    crossing: Option<&Crossing>,
-    lines: &[String],
-) -> Notice {
-    let rule = &w.rule;
-    let title = rule
-        .message
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", rule.monitor, rule.name));
-    let local = rule
-        .timezone
-        .timestamp_opt(minute, 0)
-        .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
-        .unwrap_or_else(|| rfc3339(minute));
-    let key_text: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut text = String::new();
-    if matches!(rule.level, Level::P0 | Level::P1) && state == AlertState::Firing {
-        if let Some(e) = &rule.message.emergency {
-            text.push_str(e);
-            text.push('\n');
-        }
-    }
-    match (state, crossing) {
-        (AlertState::Firing, Some(c)) => text.push_str(&format!(
-            "{} {title} FIRING at {local}: {} (value {})",
-            rule.level, c.condition, c.value
-        )),
-        _ => text.push_str(&format!("{} {title} RESOLVED at {local}", rule.level)),
-    }
-    if !key_text.is_empty() {
-        text.push_str(&format!("; {}", key_text.join(", ")));
-    }
-    if let Some(custom) = &rule.message.text {
-        text.push('\n');
-        text.push_str(custom);
-    }
-    let link = rule.message.link.clone().or_else(|| {
-        n.dashboard_url
-            .as_ref()
-            .map(|base| format!("{}/monitors/{}", base.trim_end_matches('/'), rule.monitor))
-    });
-    Notice {
-        alert: rule.name.clone(),
-        monitor: rule.monitor.clone(),
-        app: w.app.clone(),
-        level: rule.level.name().to_string(),
-        state,
-        minute,
-        keys: keys.clone(),
-        value: crossing.map(|c| c.value),
-        threshold: crossing.map(|c| c.threshold),
-        condition: crossing.map(|c| c.condition.clone()).unwrap_or_default(),
-        channel: channel.name().to_string(),
-        title,
-        text,
-        lines: lines.to_vec(),
-        link,
     }
 }

@@ -8,6 +8,10 @@
 //! - [`eval`]: one rule at one minute, per key: which channels fire.
 //! - [`throttle`]: the notification schedule of a continuing alert.
 //! - [`recipients`]: who a rule reaches on each channel.
+//! - [`text`]: titles and texts of notices, from the rules' templates.
+//! - [`channel`]: sending one delivery by webhook, email, SMS or chat robot.
+//! - [`outbox`]: the persisted queue that sends each delivery once;
+//!   [`dispatch`]: the thread that drains it with retries.
 //! - [`alerter`]: state per rule and key, pauses, and the deliveries that
 //!   state changes cause; [`history`]: one record per firing episode.
 
@@ -19,6 +23,7 @@ pub mod history;
 pub mod notice;
 pub mod outbox;
 pub mod recipients;
+pub mod text;
 pub mod throttle;
 pub mod value;
 

@@ -302,3 +302,44 @@ fn every_and_active_windows_follow_the_rules_timezone() {
     // T is on a UTC hour: local hours at 30, 90, 150
     assert_eq!(at, vec![30, 90, 150]);
 }
+
+#[test]
+fn message_templates_use_values_keys_and_extracted_groups() {
+    let rows = Rows::default();
+    rows.put("errors", m(0), &[("code", "E42")], "count", 2.0);
+    {
+        let mut all = rows.0.lock().unwrap();
+        let row = &mut all.get_mut("errors").unwrap()[0];
+        row.lines = vec![
+            "2026-11-20 10:00:01 order=981 failed reason=card expired".to_string(),
+            "2026-11-20 10:00:02 order=982 failed reason=timeout".to_string(),
+        ];
+    }
+    let mut r = rule("errors", "count", ValueFn::Current, Op::Ge, 1.0);
+    r.level = Level::P0;
+    r.message = Message {
+        title: Some("Payment errors {{ keys.code }}".to_string()),
+        text: Some("order {{ order }}: {{ reason }} ({{ value }} lines)".to_string()),
+        extract: Some(regex::Regex::new(r"order=(?P<order>\d+) .*reason=(?P<reason>.*)").unwrap()),
+        emergency: Some("CALL THE ON-CALL NOW".to_string()),
+        link: Some("https://runbooks.example.com/payments".to_string()),
+        attach: 1,
+    };
+    let mut a = Alerter::open(None, vec![watched(r, true)], ops()).unwrap();
+    let d = a.on_minute("errors", m(0), &rows).unwrap();
+    let n = &d.deliveries[0].notice;
+    assert_eq!(n.title, "Payment errors E42");
+    let lines: Vec<&str> = n.text.lines().collect();
+    assert_eq!(lines[0], "CALL THE ON-CALL NOW");
+    assert!(
+        lines[1].starts_with("P0 Payment errors E42 FIRING at "),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "order 981: card expired (2.0 lines)");
+    assert_eq!(n.lines.len(), 1);
+    assert_eq!(
+        n.link.as_deref(),
+        Some("https://runbooks.example.com/payments")
+    );
+}
