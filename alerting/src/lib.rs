@@ -23,6 +23,8 @@ pub mod history;
 pub mod notice;
 pub mod outbox;
 pub mod recipients;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod text;
 pub mod throttle;
 pub mod value;

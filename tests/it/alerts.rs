@@ -2,7 +2,7 @@
 //! success rate drops for 5 minutes; a webhook receiver on 127.0.0.1 is
 //! down at first and vigil is killed and restarted in the middle; the
 //! receiver gets each firing and resolved notification of the schedule
-//! exactly once, signed.
+//! exactly once, signed, and a real SMTP server gets the same as email.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use serde_json::Value as J;
 
+use vigil_alerting::testing::SmtpSink;
+
 use crate::hook::{free_port, Hook};
 use crate::procs::{get_json, http, wait_for, Proc};
 use crate::support::Sandbox;
 
 const SECRET: &str = "s3cret-for-tests";
 
-fn config(port: u16) -> String {
+fn config(port: u16, smtp_port: u16) -> String {
     format!(
         r#"monitors:
   - name: pay
@@ -33,9 +35,14 @@ fn config(port: u16) -> String {
       - name: success_low
         level: P1
         conditions:
-          - {{ value: success_rate, fn: current, op: "<", threshold: {{ webhook: 0.9 }} }}
+          - {{ value: success_rate, fn: current, op: "<", threshold: {{ webhook: 0.9, email: 0.9 }} }}
+        notify: [oncall]
 notification:
+  contacts: [{{ name: alice, email: alice@example.com }}]
+  groups: [{{ name: oncall, contacts: [alice] }}]
   webhooks: [{{ name: ops, url: "http://127.0.0.1:{port}/hook", secret: "{SECRET}", global: true }}]
+  channels:
+    email: {{ host: 127.0.0.1, port: {smtp_port}, tls: none, from: vigil@example.com }}
 "#
     )
 }
@@ -70,7 +77,8 @@ fn history(addr: &str, base: i64) -> Vec<J> {
 fn notifications_survive_a_receiver_outage_and_a_restart_exactly_once() {
     let sandbox = Sandbox::new();
     let port = free_port();
-    let config = sandbox.write("monitors.yaml", config(port));
+    let smtp = SmtpSink::start();
+    let config = sandbox.write("monitors.yaml", config(port, smtp.port));
     let log = sandbox.path("logs/pay.log");
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     let now = chrono::Utc::now().timestamp();
@@ -88,7 +96,8 @@ fn notifications_survive_a_receiver_outage_and_a_restart_exactly_once() {
     assert_eq!(first["state"], "firing");
     assert_eq!(first["threshold"], 0.9);
     assert_eq!(first["value"], 0.5);
-    wait_for(10, "three notifications waiting", || {
+    // The emails of minutes 5 to 7 left; the webhooks wait.
+    wait_for(10, "three webhooks waiting", || {
         let metrics = http(&vigil.addr, "GET", "/metrics", &[], b"").1;
         metrics
             .contains("vigil_notifications_pending 3")
@@ -133,6 +142,20 @@ fn notifications_survive_a_receiver_outage_and_a_restart_exactly_once() {
         assert_eq!(r.body["channel"], "webhook");
     }
     assert_eq!(got[0].body["value"], 0.5);
+    let subjects: Vec<String> = (1..=want.len())
+        .map(|n| smtp.message(n, 10)["subject"].as_str().unwrap().to_string())
+        .collect();
+    let state = |s: &str| if s == "firing" { "FIRING" } else { "RESOLVED" };
+    let expected: Vec<String> = want
+        .iter()
+        .map(|(_, s)| format!("[P1 {}] pay/success_low", state(s)))
+        .collect();
+    assert_eq!(subjects, expected);
+    assert_eq!(smtp.count(), want.len(), "an email was sent twice");
+    assert_eq!(
+        smtp.message(1, 1)["rcpt_tos"],
+        serde_json::json!(["alice@example.com"])
+    );
     assert_eq!(got[0].body["threshold"], 0.9);
     let record = wait_for(10, "the record resolved", || {
         let h = history(&vigil.addr, base);
@@ -144,7 +167,7 @@ fn notifications_survive_a_receiver_outage_and_a_restart_exactly_once() {
     assert_eq!(record["last_seen"], base + 540);
     assert_eq!(record["count"], 5);
     assert_eq!(record["resolved_at"], base + 600);
-    assert_eq!(record["notifications"], 5);
+    assert_eq!(record["notifications"], 10);
 
     // Pause and resume through the API.
     let (status, body) = http(

@@ -141,7 +141,7 @@ fn bench(cli: &Cli) -> Result<ExitCode> {
         );
     }
     std::fs::create_dir_all(&cli.data_dir)?;
-    let work = tempfile_dir(&cli.data_dir)?;
+    let work = tempfile_dir(&cli.data_dir)?.canonicalize()?;
     let log = work.join("pay.log");
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
