@@ -17,6 +17,8 @@
 //!   [`ship::client::Client`] (blocking HTTP), [`ship::spool::Spool`] (the
 //!   disk buffer while the collector is away), [`ship::labels`] (the node's
 //!   labels) and [`ship::Agent::run`], the loop tying them together.
+//! - [`health`] counts what the agent does ([`health::Stats`]) and serves
+//!   `/healthz` and `/metrics` on a local port ([`health::HealthServer`]).
 //!
 //! Running the agent:
 //!
@@ -56,6 +58,7 @@
 //! Errors are logged through the `log` facade (the binary installs a logger)
 //! and the last ones are reported with each heartbeat.
 
+pub mod health;
 pub mod metrics;
 pub mod ship;
 pub mod tail;

@@ -15,8 +15,9 @@ use vigil_model::wire::{
     SourceConfig,
 };
 
-use super::client::{Client, ClientError};
+use super::client::{Client, ClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 use super::spool::{Spool, SpoolError, DEFAULT_SPOOL_LIMIT_BYTES, SPOOL_DIR};
+use crate::health::Stats;
 use crate::tail::{
     Checkpoint, CheckpointStore, FileId, LineBatch, RatePolicy, Source, TailError, Tailer,
     DEFAULT_MAX_BATCH_BYTES,
@@ -99,6 +100,10 @@ pub struct AgentOptions {
     pub rate_policy: RatePolicy,
     /// The clock reported to the collector (default [`SystemClock`]).
     pub clock: Arc<dyn Clock>,
+    /// Where the agent counts what it does and marks its health (default:
+    /// fresh [`Stats`]); share it with a
+    /// [`HealthServer`](crate::health::HealthServer) to serve them.
+    pub stats: Arc<Stats>,
 }
 
 impl AgentOptions {
@@ -118,6 +123,7 @@ impl AgentOptions {
             retry_max: Duration::from_secs(30),
             rate_policy: RatePolicy::Delay,
             clock: Arc::new(SystemClock),
+            stats: Arc::new(Stats::new()),
         }
     }
 }
@@ -344,10 +350,6 @@ pub struct Agent {
     /// Retries of ingestion (spooled frames, resynchronisation).
     backoff: Backoff,
     errors: VecDeque<String>,
-    lines_read: u64,
-    bytes_read: u64,
-    /// Lines dropped by rate limits since start.
-    rate_dropped: u64,
     /// Rate-limited polls counted by tailers replaced since start.
     rate_limited_before: u64,
 }
@@ -388,6 +390,17 @@ impl Agent {
     /// [`AgentError::Checkpoints`], [`AgentError::Spool`]. Network and
     /// collector failures are retried and reported, never returned.
     pub fn run(opts: AgentOptions, stop: &AtomicBool) -> Result<(), AgentError> {
+        let stats = opts.stats.clone();
+        let result = Self::run_until(opts, stop);
+        stats.stopped(match &result {
+            Ok(()) => "shut down".to_string(),
+            Err(e) => e.to_string(),
+        });
+        result
+    }
+
+    /// [`Agent::run`] without recording how it ended.
+    fn run_until(opts: AgentOptions, stop: &AtomicBool) -> Result<(), AgentError> {
         if opts.max_frame_bytes > wire::MAX_BODY_BYTES || opts.max_frame_bytes < MIN_FRAME_BYTES {
             return Err(AgentError::Options(format!(
                 "max_frame_bytes {} is not within {MIN_FRAME_BYTES}..={}",
@@ -399,6 +412,19 @@ impl Agent {
             return Err(AgentError::Options("poll_interval is zero".into()));
         }
         let client = Client::new(&opts.collector, opts.token.as_deref())?;
+        // A turn of the loop may wait for a heartbeat or a retry, then for
+        // a few requests up to their timeouts.
+        let stall_after = Duration::from_secs(60)
+            + 2 * opts
+                .heartbeat
+                .unwrap_or(Duration::from_secs(10))
+                .max(opts.retry_max)
+            + 3 * (CONNECT_TIMEOUT + REQUEST_TIMEOUT);
+        opts.stats.limits(
+            opts.spool_limit_bytes,
+            opts.heartbeat.unwrap_or(Duration::from_secs(10)),
+            stall_after,
+        );
         fs::create_dir_all(&opts.state).map_err(state_err(&opts.state))?;
         let id = agent_id(&opts.state, &opts.labels.instance)?;
         let spool = Spool::open(opts.state.join(SPOOL_DIR), opts.spool_limit_bytes)?;
@@ -419,9 +445,6 @@ impl Agent {
             next_heartbeat: now,
             next_poll: now,
             errors: VecDeque::new(),
-            lines_read: 0,
-            bytes_read: 0,
-            rate_dropped: 0,
             rate_limited_before: 0,
         };
         let Some(reply) = agent.register_until(stop) else {
@@ -439,6 +462,7 @@ impl Agent {
     }
 
     fn main_loop(&mut self, stop: &AtomicBool) -> Result<(), AgentError> {
+        self.publish();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
             if now >= self.next_heartbeat {
@@ -463,14 +487,25 @@ impl Agent {
             if !self.spool.is_empty() {
                 wake = wake.min(self.backoff.until);
             }
+            self.publish();
             sleep_until(wake, stop);
         }
         Ok(())
     }
 
-    /// Records an error for the next heartbeats and the log.
+    /// Sets the gauges of [`Stats`] and marks a turn of the loop.
+    fn publish(&self) {
+        self.opts.stats.turn(
+            self.tailer.files().len() as u64,
+            self.spool.bytes(),
+            self.spool.len() as u64,
+        );
+    }
+
+    /// Records an error for the next heartbeats, the stats and the log.
     fn error(&mut self, message: String) {
         log::warn!("{message}");
+        self.opts.stats.error(&message);
         if self.errors.len() == KEPT_ERRORS {
             self.errors.pop_front();
         }
@@ -493,6 +528,8 @@ impl Agent {
             .opts
             .heartbeat
             .unwrap_or(Duration::from_secs(reply.heartbeat_secs.max(1)));
+        self.opts.stats.registered();
+        self.opts.stats.set_heartbeat(self.heartbeat_every);
         Ok(reply)
     }
 
@@ -504,9 +541,11 @@ impl Agent {
                 Ok(reply) => return Some(reply),
                 Err(e) => {
                     backoff.fail_for(&e);
+                    self.opts.stats.retry();
                     self.error(format!("register: {e}"));
                 }
             }
+            self.opts.stats.waiting();
             if sleep_until(backoff.until, stop) {
                 return None;
             }
@@ -519,12 +558,17 @@ impl Agent {
         let mut backoff = Backoff::new(self.opts.retry_min, self.opts.retry_max);
         loop {
             match self.client.config() {
-                Ok(config) => return Some(config),
+                Ok(config) => {
+                    self.opts.stats.contact();
+                    return Some(config);
+                }
                 Err(e) => {
                     backoff.fail_for(&e);
+                    self.opts.stats.retry();
                     self.error(format!("config: {e}"));
                 }
             }
+            self.opts.stats.waiting();
             if sleep_until(backoff.until, stop) {
                 return None;
             }
@@ -584,9 +628,11 @@ impl Agent {
         AgentStatus {
             errors: self.errors.iter().cloned().collect(),
             files: self.tailer.files().len() as u64,
-            lines_read: self.lines_read,
-            bytes_read: self.bytes_read,
-            rate_limited: self.rate_limited_before + self.tailer.rate_limited() + self.rate_dropped,
+            lines_read: self.opts.stats.lines_read(),
+            bytes_read: self.opts.stats.bytes_read(),
+            rate_limited: self.rate_limited_before
+                + self.tailer.rate_limited()
+                + self.opts.stats.rate_limited_lines(),
             spool_bytes: self.spool.bytes(),
             paused: self.spool.is_full(),
         }
@@ -603,15 +649,18 @@ impl Agent {
         let reply = match self.client.heartbeat(&heartbeat) {
             Ok(reply) => reply,
             Err(e) => {
+                self.opts.stats.retry();
                 self.error(format!("heartbeat: {e}"));
                 return Ok(());
             }
         };
+        self.opts.stats.contact();
         let mut version = reply.config_version;
         if !reply.known {
             match self.register() {
                 Ok(registered) => version = registered.config_version,
                 Err(e) => {
+                    self.opts.stats.retry();
                     self.error(format!("register: {e}"));
                     return Ok(());
                 }
@@ -620,6 +669,7 @@ impl Agent {
         if version != self.config.version && !stop.load(Ordering::Relaxed) {
             match self.client.config() {
                 Ok(config) => {
+                    self.opts.stats.contact();
                     let changed = config.sources != self.config.sources;
                     self.config = config;
                     if changed {
@@ -627,7 +677,10 @@ impl Agent {
                         self.rebuild(checkpoints)?;
                     }
                 }
-                Err(e) => self.error(format!("config: {e}")),
+                Err(e) => {
+                    self.opts.stats.retry();
+                    self.error(format!("config: {e}"));
+                }
             }
         }
         Ok(())
@@ -639,7 +692,8 @@ impl Agent {
             return Ok(());
         };
         match self.client.ingest(&frame) {
-            Ok(_) => {
+            Ok(reply) => {
+                self.opts.stats.acked(&frame, &reply);
                 self.spool.remove_oldest()?;
                 self.backoff.reset();
             }
@@ -649,11 +703,13 @@ impl Agent {
                 self.resync(stop)?;
             }
             Err(e @ ClientError::Refused { .. }) => {
+                self.opts.stats.refused();
                 self.error(format!("spooled frame dropped: {e}"));
                 self.spool.remove_oldest()?;
             }
             Err(e) => {
                 self.backoff.fail_for(&e);
+                self.opts.stats.retry();
                 self.error(format!("ingest (spooled): {e}"));
             }
         }
@@ -694,9 +750,12 @@ impl Agent {
         let mut frames: Vec<Frame> = Vec::new();
         let mut frame = Frame::default();
         for b in batches {
-            self.lines_read += b.lines.len() as u64;
-            self.bytes_read += b.end - b.start;
-            self.rate_dropped += b.rate_dropped;
+            self.opts.stats.read(
+                b.lines.len() as u64,
+                b.end - b.start,
+                b.too_long,
+                b.rate_dropped,
+            );
             let path = b.path.to_string_lossy().into_owned();
             let size = BATCH_HEADER_BYTES
                 + path.len()
@@ -731,7 +790,8 @@ impl Agent {
             return Ok(Delivery::Done);
         }
         match self.client.ingest(frame) {
-            Ok(_) => {
+            Ok(reply) => {
+                self.opts.stats.acked(frame, &reply);
                 self.backoff.reset();
                 Ok(Delivery::Done)
             }
@@ -740,10 +800,12 @@ impl Agent {
                 Ok(Delivery::Conflict)
             }
             Err(e @ ClientError::Refused { .. }) => {
+                self.opts.stats.refused();
                 self.error(format!("frame dropped: {e}"));
                 Ok(Delivery::Done)
             }
             Err(e) => {
+                self.opts.stats.retry();
                 self.error(format!("ingest: {e}"));
                 self.backoff.fail_for(&e);
                 self.spool.push(frame)?;

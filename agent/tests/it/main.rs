@@ -2,6 +2,7 @@
 //! whole agent against a fake collector.
 
 mod fake;
+mod health;
 mod jvm;
 mod limits;
 mod model;
