@@ -9,18 +9,23 @@
 //! - [`locate`]: finds where a path of the YAML document was written.
 //! - [`monitor`]: the resolved types ([`Monitor`], [`Column`], [`Rule`], …).
 //! - [`alert`]: resolved alert rules and notification settings.
+//! - [`apps`]: applications monitored through a preset (`apps:`); the
+//!   [`presets`] write them out as ordinary monitors at load time.
 //! - [`time_format`]: the named time formats and strftime patterns.
 //!
 //! This crate knows no runtime: no threads, no sockets, no Arrow.
 
 pub mod alert;
+pub mod apps;
 pub mod error;
 pub mod locate;
 pub mod monitor;
+pub mod presets;
 pub mod spec;
 pub mod time_format;
 pub mod validate;
 
+pub use apps::{App, AppSpec};
 pub use error::{Diagnostic, Error};
 pub use monitor::*;
 pub use time_format::TimeFormat;

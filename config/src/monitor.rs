@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use regex::Regex;
 
 use crate::alert::{AlertRule, Notification};
+use crate::apps::App;
 use crate::time_format::TimeFormat;
 
 /// A validated set of monitors, ready to run.
@@ -21,6 +22,9 @@ pub struct Config {
     /// pack unless switched off, with user rules of the same monitor and
     /// name in place of default ones, then the other user rules.
     pub builtin_alerts: Vec<AlertRule>,
+    /// Applications of the `apps:` entries, in the order they were written;
+    /// the monitors their presets made are in `monitors` like any other.
+    pub apps: Vec<App>,
 }
 
 impl Config {

@@ -15,6 +15,10 @@ pub struct ConfigSpec {
     /// columns, and what to compute per minute.
     #[serde(default)]
     pub monitors: Vec<MonitorSpec>,
+    /// Applications monitored through a preset: each entry turns on the
+    /// preset's monitors for the application's logs (see `config/PRESETS.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<crate::apps::AppSpec>,
     /// Alert rules on the built-in monitors the collector makes from agents'
     /// samples and states (`system`, `jvm`, `port`, `agents`), and the
     /// switch of the default rule pack. Several files may each have this

@@ -14,6 +14,7 @@ use crate::spec::*;
 use crate::time_format::TimeFormat;
 
 mod alerts;
+mod apps;
 mod notification;
 
 /// Default distinct keys per minute.
@@ -92,6 +93,7 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
     let mut diags = Vec::new();
     let mut config = Config::default();
     let mut seen: HashMap<String, Diagnostic> = HashMap::new();
+    let mut app_names: HashMap<String, Diagnostic> = HashMap::new();
     let mut archives = Vec::new();
     let mut alert_load = alerts::AlertLoad::default();
     for (file, text) in texts {
@@ -113,37 +115,19 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
             notify: Vec::new(),
         };
         for (i, m) in &spec.monitors {
-            let i = *i;
-            let at = vec![Seg::from("monitors"), Seg::Index(i), Seg::from("name")];
-            let here = ctx.diag_at(&at, String::new());
-            if let Some(first) = seen.get(&m.name) {
-                let place = if first.file == *file {
-                    format!("line {}", first.line)
-                } else {
-                    format!("{}:{}", first.file.display(), first.line)
-                };
-                ctx.error(
-                    &at,
-                    format!(
-                        "duplicate monitor name `{}` (first defined at {place}); monitor names must be unique across all files",
-                        m.name
-                    ),
-                );
-            } else {
-                seen.insert(m.name.clone(), here);
+            let base = [Seg::from("monitors"), Seg::Index(*i)];
+            ctx.add_monitor(&base, m, &mut seen, &mut archives, &mut config);
+        }
+        for (k, entry) in &spec.apps {
+            let Some((app, monitors)) = ctx.app(*k, entry, &mut app_names) else {
+                continue;
+            };
+            let before = ctx.diags.len();
+            for (base, m) in &monitors {
+                ctx.add_monitor(base, m, &mut seen, &mut archives, &mut config);
             }
-            if let Some(monitor) = ctx.monitor(i, m) {
-                if let Kind::Archive(a) = &monitor.kind {
-                    let of_at = vec![
-                        Seg::from("monitors"),
-                        Seg::Index(i),
-                        Seg::from("archive"),
-                        Seg::from("of"),
-                    ];
-                    archives.push((a.of.clone(), ctx.diag_at(&of_at, String::new())));
-                }
-                config.monitors.push(monitor);
-            }
+            ctx.dedup_since(before);
+            config.apps.push(app);
         }
         alert_load.file(&mut ctx, &spec);
         diags.extend(ctx.diags);
@@ -182,6 +166,8 @@ struct Shape {
     #[serde(default)]
     monitors: Vec<serde_yaml_ng::Value>,
     #[serde(default)]
+    apps: Vec<serde_yaml_ng::Value>,
+    #[serde(default)]
     alerts: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     notification: Option<serde_yaml_ng::Value>,
@@ -192,6 +178,8 @@ struct Shape {
 struct Parsed {
     /// Monitors, each with its index in the file.
     monitors: Vec<(usize, MonitorSpec)>,
+    /// `apps:` entries, each with its index in the file.
+    apps: Vec<(usize, crate::apps::AppSpec)>,
     /// The top-level `alerts:` section.
     alerts: Option<BuiltinAlertsSpec>,
     /// The `notification:` section.
@@ -214,6 +202,7 @@ fn parse_spec(
     if let Ok(spec) = serde_yaml_ng::from_str::<ConfigSpec>(text) {
         let parsed = Parsed {
             monitors: spec.monitors.into_iter().enumerate().collect(),
+            apps: spec.apps.into_iter().enumerate().collect(),
             alerts: spec.alerts,
             notification: spec.notification,
             broken_section: false,
@@ -257,6 +246,16 @@ fn parse_spec(
             Err(e) => shape_error(
                 &[Seg::from("monitors"), Seg::Index(i)],
                 &format!("monitor {}", i + 1),
+                e,
+            ),
+        }
+    }
+    for (i, value) in shape.apps.into_iter().enumerate() {
+        match serde_yaml_ng::from_value::<crate::apps::AppSpec>(value) {
+            Ok(a) => parsed.apps.push((i, a)),
+            Err(e) => shape_error(
+                &[Seg::from("apps"), Seg::Index(i)],
+                &format!("app {}", i + 1),
                 e,
             ),
         }
@@ -379,10 +378,50 @@ impl Ctx<'_> {
         Some(i)
     }
 
-    fn monitor(&mut self, i: usize, m: &MonitorSpec) -> Option<Monitor> {
-        let base = vec![Seg::from("monitors"), Seg::Index(i)];
+    /// Validates a monitor and adds it to `config`, reporting a name that
+    /// an earlier monitor has (`seen`) and collecting the `archive.of` names
+    /// to check once every monitor is known. `base` is where the monitor was
+    /// written: `monitors[i]`, or the `apps:` entry a preset made it for.
+    fn add_monitor(
+        &mut self,
+        base: &[Seg],
+        m: &MonitorSpec,
+        seen: &mut HashMap<String, Diagnostic>,
+        archives: &mut Vec<(String, Diagnostic)>,
+        config: &mut Config,
+    ) {
+        let mut at = base.to_vec();
+        at.push(Seg::from("name"));
+        let here = self.diag_at(&at, String::new());
+        if let Some(first) = seen.get(&m.name) {
+            let place = if first.file == self.file {
+                format!("line {}", first.line)
+            } else {
+                format!("{}:{}", first.file.display(), first.line)
+            };
+            self.error(
+                &at,
+                format!(
+                    "duplicate monitor name `{}` (first defined at {place}); monitor names must be unique across all files",
+                    m.name
+                ),
+            );
+        } else {
+            seen.insert(m.name.clone(), here);
+        }
+        if let Some(monitor) = self.monitor(base, m) {
+            if let Kind::Archive(a) = &monitor.kind {
+                let mut of_at = base.to_vec();
+                of_at.extend([Seg::from("archive"), Seg::from("of")]);
+                archives.push((a.of.clone(), self.diag_at(&of_at, String::new())));
+            }
+            config.monitors.push(monitor);
+        }
+    }
+
+    fn monitor(&mut self, base: &[Seg], m: &MonitorSpec) -> Option<Monitor> {
         let at = |segs: &[Seg]| -> Vec<Seg> {
-            let mut p = base.clone();
+            let mut p = base.to_vec();
             p.extend_from_slice(segs);
             p
         };
@@ -401,7 +440,7 @@ impl Ctx<'_> {
                 ),
             );
         }
-        self.kind_fields(m, &base);
+        self.kind_fields(m, base);
 
         // Columns.
         let mut columns = Vec::with_capacity(m.columns.len());
@@ -459,7 +498,7 @@ impl Ctx<'_> {
             }
         }
 
-        let kind = self.kind(&base, m, &cols);
+        let kind = self.kind(base, m, &cols);
         let key_limit = m.key_limit.unwrap_or(DEFAULT_KEY_LIMIT);
         if key_limit == 0 {
             self.error(
@@ -499,7 +538,7 @@ impl Ctx<'_> {
         };
         // Rules are checked against the resolved monitor (its value and key
         // names), so only once the monitor itself is valid.
-        monitor.alerts = self.monitor_alerts(&base, &m.alerts, &monitor);
+        monitor.alerts = self.monitor_alerts(base, &m.alerts, &monitor);
         if self.diags.len() > before {
             return None;
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use vigil_config::{load, Error, Kind, LoadOptions};
 
 mod alerts;
+mod apps;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")
