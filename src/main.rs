@@ -96,6 +96,12 @@ enum Command {
         /// `[{app: trade, tcp: "127.0.0.1:8080"}, {app: trade, http: "http://127.0.0.1:8080/health"}]`.
         #[arg(long, value_name = "FILE")]
         probes: Option<PathBuf>,
+        /// Address of the agent's own GET /healthz (200 `ok`, or 503 and
+        /// why) and GET /metrics (Prometheus text), or `off`. A DaemonSet
+        /// uses 0.0.0.0:8687 for its probes. If the address cannot be
+        /// listened on, the agent warns and ships without them.
+        #[arg(long, value_name = "ADDR|off", default_value = vigil_agent::health::DEFAULT_LISTEN)]
+        listen: AgentListen,
     },
     /// Run monitors over log files as if they were tailed, then print the
     /// closed minutes and each monitor's counters.
@@ -186,6 +192,23 @@ impl ServerArgs {
     }
 }
 
+/// `vigil agent --listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy)]
+struct AgentListen(Option<std::net::SocketAddr>);
+
+impl std::str::FromStr for AgentListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(AgentListen(None));
+        }
+        text.parse()
+            .map(|addr| AgentListen(Some(addr)))
+            .map_err(|e| format!("{e}: expected an address such as 127.0.0.1:8687, or off"))
+    }
+}
+
 /// Output format of `vigil replay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -237,6 +260,7 @@ fn main() -> ExitCode {
             proc_root,
             jvm_tmp_dirs,
             probes,
+            listen,
         } => (|| {
             let probes = match &probes {
                 Some(path) => run::read_probes(path)?,
@@ -259,6 +283,7 @@ fn main() -> ExitCode {
                     jvm_tmp_dirs,
                     probes,
                 },
+                listen: listen.0,
             })
         })(),
         Command::Replay {

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use vigil_agent::health::{Counted, HealthServer, Stats};
 use vigil_agent::metrics::jvm::JvmSampler;
 use vigil_agent::metrics::probe::{ProbeSampler, ProbeTarget};
 use vigil_agent::metrics::system::{SystemOptions, SystemSampler};
@@ -105,8 +106,8 @@ pub struct MetricsOptions {
 }
 
 impl MetricsOptions {
-    /// The samplers these options ask for.
-    fn samplers(&self) -> Vec<Box<dyn Sampler>> {
+    /// The samplers these options ask for, counting into `stats`.
+    fn samplers(&self, stats: &Arc<Stats>) -> Vec<Box<dyn Sampler>> {
         let system = SystemOptions {
             proc_root: self.proc_root.clone(),
             ..SystemOptions::default()
@@ -121,6 +122,9 @@ impl MetricsOptions {
             ));
         }
         samplers
+            .into_iter()
+            .map(|s| Box::new(Counted::new(s, stats.clone())) as Box<dyn Sampler>)
+            .collect()
     }
 }
 
@@ -146,7 +150,7 @@ impl AgentThread {
             let flag = stop.clone();
             let client = Client::new(&opts.collector, opts.token.as_deref())?;
             let id = agent_id(&opts.state, &opts.labels.instance)?;
-            let samplers = metrics.samplers();
+            let samplers = metrics.samplers(&opts.stats);
             let interval = Duration::from_secs(metrics.interval_secs);
             handles.push(
                 std::thread::Builder::new()
@@ -247,6 +251,9 @@ pub struct AgentCommand {
     pub spool_mb: u64,
     /// Host, JVM and port metrics.
     pub metrics: MetricsOptions,
+    /// Where to serve the agent's `/healthz` and `/metrics`; `None`: not
+    /// served.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Runs `vigil agent` until Ctrl-C or SIGTERM.
@@ -267,6 +274,23 @@ pub fn agent(cmd: &AgentCommand) -> Result<ExitCode> {
             .context("cannot install the signal handlers")?;
     }
     eprintln!("vigil agent shipping to {}", cmd.collector);
+    // Shipping matters more than being watched: a port already taken
+    // (another agent, another program) is reported, not fatal.
+    let _server = cmd
+        .listen
+        .and_then(|addr| match HealthServer::start(addr, opts.stats.clone()) {
+            Ok(server) => {
+                eprintln!(
+                    "vigil agent serving /healthz and /metrics on http://{}",
+                    server.addr()
+                );
+                Some(server)
+            }
+            Err(e) => {
+                eprintln!("vigil: warning: {e}; the agent runs without them");
+                None
+            }
+        });
     AgentThread::start(opts, &cmd.metrics)?.wait_for(&stop);
     Ok(ExitCode::SUCCESS)
 }
