@@ -10,8 +10,12 @@
 //!
 //! This library holds what they share: the generated log (cached by its
 //! parameters), the monitor YAML they run, the newline-count baseline, and
-//! the child-process plumbing of `e2e_bench` (timed children, `/proc`
-//! CPU time and peak RSS, a tiny HTTP GET).
+//! the child-process plumbing (`child`: spawned and stopped children with
+//! their `/proc` CPU time and peak RSS; timed children; a tiny HTTP GET).
+//!
+//! - `footprint_bench`: the agent's CPU and memory while it tails 10,000
+//!   lines/s and samples host, JVM and port metrics, beside node_exporter.
+//! - `alert_latency_bench`: end of a breaching minute to the webhook.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -21,6 +25,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+pub mod child;
 
 /// Name of the monitor written by [`write_monitor_yaml`].
 pub const MONITOR_NAME: &str = "rpc_service";

@@ -21,31 +21,25 @@
 //! replay's lines/s, CPU time, CPU time per million lines and peak RSS.
 //! Exit status 1 when the end-to-end rate is under half the replay's.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use vigil_benches::child::{drain_stdout, tail, Proc, RemoveOnDrop, Usage};
 use vigil_benches::{
-    count_newlines, counter, ensure_log, http_get, load_average, proc, replay_counters, run_timed,
-    si, write_monitor_yaml, write_monitor_yaml_file, LogSpec, MONITOR_NAME,
+    count_newlines, counter, ensure_log, http_get, load_average, replay_counters, run_timed, si,
+    write_monitor_yaml, write_monitor_yaml_file, LogSpec, MONITOR_NAME,
 };
 
 /// End-to-end lines/s must reach this fraction of `vigil replay`'s.
 const TARGET_RATIO: f64 = 0.5;
 /// How long the collector may take to print its address.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a process may take to exit after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of one counters request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Environment variables that would make the children ask for tokens.
-const TOKEN_VARS: [&str; 2] = ["VIGIL_INGEST_TOKEN", "VIGIL_API_TOKEN"];
 
 /// Ships a generated service log through `vigil agent` to `vigil
 /// collector` on 127.0.0.1 and compares the end-to-end rate with `vigil
@@ -93,14 +87,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// CPU time and peak RSS of one process.
-#[derive(Debug, Clone, Copy, Default)]
-struct Usage {
-    cpu: Duration,
-    /// Peak resident set, bytes.
-    max_rss: u64,
 }
 
 /// One `vigil replay` run.
@@ -488,112 +474,4 @@ fn e2e_run(cli: &Cli, vigil: &Path, log: &Path, run: u32) -> Result<E2eSample> {
         counters,
         polls,
     })
-}
-
-/// A child process that is killed and reaped if it is dropped running.
-struct Proc {
-    name: &'static str,
-    child: Child,
-}
-
-impl Proc {
-    /// Spawns `cmd` with stdin closed, stderr to `stderr_path`, and stdout
-    /// piped (returned) when `pipe_stdout`, else discarded.
-    fn spawn(
-        name: &'static str,
-        mut cmd: Command,
-        stderr_path: &Path,
-        pipe_stdout: bool,
-    ) -> Result<(Proc, Option<std::process::ChildStdout>)> {
-        let stderr = File::create(stderr_path)
-            .with_context(|| format!("cannot create {}", stderr_path.display()))?;
-        for var in TOKEN_VARS {
-            cmd.env_remove(var);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(if pipe_stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::from(stderr));
-        let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
-        let stdout = child.stdout.take();
-        Ok((Proc { name, child }, stdout))
-    }
-
-    /// CPU time and peak RSS so far (the process must be running).
-    fn usage(&self) -> Result<Usage> {
-        let pid = self.child.id();
-        Ok(Usage {
-            cpu: proc::cpu_time(pid).with_context(|| format!("CPU time of the {}", self.name))?,
-            max_rss: proc::peak_rss(pid)
-                .with_context(|| format!("peak RSS of the {}", self.name))?,
-        })
-    }
-
-    /// SIGTERM, then waits for the exit ([`STOP_TIMEOUT`], then SIGKILL).
-    fn stop(&mut self) -> Result<ExitStatus> {
-        if let Some(status) = self.child.try_wait()? {
-            return Ok(status);
-        }
-        proc::terminate(self.child.id())?;
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!(
-            "warning: the {} did not exit within {} s of SIGTERM; killed",
-            self.name,
-            STOP_TIMEOUT.as_secs()
-        );
-        self.child.kill()?;
-        Ok(self.child.wait()?)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Reads the collector's stdout to its end (so it never blocks on a full
-/// pipe), sending the `host:port` of its `listening on http://…` line.
-fn drain_stdout(out: std::process::ChildStdout, addr: mpsc::Sender<String>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if sent {
-                continue;
-            }
-            if let Some((_, url)) = line.split_once("listening on http://") {
-                let authority = url.trim().trim_end_matches('/').to_string();
-                sent = addr.send(authority).is_ok();
-            }
-        }
-    })
-}
-
-/// The last lines of a child's stderr file, for error messages.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-/// Removes a folder when dropped.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
