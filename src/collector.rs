@@ -421,6 +421,14 @@ impl Collector {
         self.stats.reload_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Every registered agent's labels, by instance.
+    pub fn instance_labels(&self) -> std::collections::HashMap<String, Labels> {
+        self.registry()
+            .agents()
+            .map(|a| (a.labels.instance.clone(), a.labels.clone()))
+            .collect()
+    }
+
     /// The agents as JSON objects with their state.
     pub fn agents_json(&self) -> Vec<J> {
         let now = chrono::Utc::now().timestamp_millis();

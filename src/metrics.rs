@@ -166,9 +166,104 @@ fn rows(monitor: &str, minute: i64, m: &Minute) -> Vec<MinuteRow> {
         .collect()
 }
 
+/// The rows of a metrics monitor in `view`, from its rows per instance:
+/// `instance` is replaced by the instance's IDC or LDC label (from
+/// `labels_of`, `unknown` when it has none) or dropped (total), and the
+/// rows that then share a minute and keys are combined: `<name>_max` is the
+/// largest, every other value the mean over the instances (the typical
+/// node: `cpu_util` of an IDC is its instances' average).
+pub fn view_rows(
+    rows: Vec<MinuteRow>,
+    view: vigil_model::View,
+    labels_of: impl Fn(&str) -> Option<vigil_model::wire::Labels>,
+) -> Vec<MinuteRow> {
+    use vigil_model::View;
+    if view == View::Instance {
+        return rows;
+    }
+    type Group = (i64, Vec<(String, String)>);
+    let mut groups: BTreeMap<Group, (String, BTreeMap<String, (f64, u64, f64)>)> = BTreeMap::new();
+    for row in rows {
+        let mut keys = Vec::with_capacity(row.keys.len());
+        for (k, v) in row.keys {
+            if k != "instance" {
+                keys.push((k, v));
+            } else if view != View::Total {
+                let label = labels_of(&v)
+                    .and_then(|l| view.label_of(&l))
+                    .unwrap_or_else(|| "unknown".to_string());
+                keys.insert(0, (view.name().to_string(), label));
+            }
+        }
+        let slot = groups
+            .entry((row.minute, keys))
+            .or_insert_with(|| (row.monitor.clone(), BTreeMap::new()));
+        for (name, value) in row.values {
+            if let Some(v) = value.as_f64() {
+                let acc = slot.1.entry(name).or_insert((0.0, 0, f64::NEG_INFINITY));
+                acc.0 += v;
+                acc.1 += 1;
+                acc.2 = acc.2.max(v);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((minute, keys), (monitor, values))| {
+            let mut row = MinuteRow::new(&monitor, minute, keys);
+            for (name, (sum, n, max)) in values {
+                let v = if name.ends_with("_max") {
+                    max
+                } else {
+                    sum / n as f64
+                };
+                row.values.push((name, Value::Float(v)));
+            }
+            row
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn views_combine_instances_by_label() {
+        use vigil_model::wire::Labels;
+        use vigil_model::View;
+        let row = |instance: &str, cpu: f64, max: f64| {
+            let mut r = MinuteRow::new("system", 60, vec![("instance".into(), instance.into())]);
+            r.values.push(("cpu_util".into(), Value::Float(cpu)));
+            r.values.push(("cpu_util_max".into(), Value::Float(max)));
+            r
+        };
+        let rows = vec![
+            row("a", 10.0, 30.0),
+            row("b", 20.0, 25.0),
+            row("c", 60.0, 90.0),
+        ];
+        let labels = |i: &str| {
+            (i != "c").then(|| Labels {
+                instance: i.to_string(),
+                idc: Some("hz".into()),
+                ldc: None,
+                extra: Default::default(),
+            })
+        };
+        let idc = view_rows(rows.clone(), View::Idc, labels);
+        assert_eq!(idc.len(), 2);
+        assert_eq!(idc[0].keys, vec![("idc".to_string(), "hz".to_string())]);
+        assert_eq!(idc[0].values[0].1, Value::Float(15.0));
+        assert_eq!(idc[0].values[1].1, Value::Float(30.0));
+        assert_eq!(idc[1].keys[0].1, "unknown");
+        let total = view_rows(rows.clone(), View::Total, labels);
+        assert_eq!(total.len(), 1);
+        assert!(total[0].keys.is_empty());
+        assert_eq!(total[0].values[0].1, Value::Float(30.0));
+        assert_eq!(total[0].values[1].1, Value::Float(90.0));
+        assert_eq!(view_rows(rows.clone(), View::Instance, labels).len(), 3);
+    }
 
     fn sample(time_ms: i64, partition: &str, util: f64) -> Sample {
         Sample {

@@ -73,7 +73,7 @@ impl Catalog for CollectorCatalog {
     }
 
     fn rows(&self, monitor: &str, request: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
-        // Metrics monitors are stored per instance only.
+        // Metrics monitors are stored per instance; other views combine them.
         let table = if crate::metrics::MONITORS.contains(&monitor) {
             monitor.to_string()
         } else {
@@ -91,6 +91,10 @@ impl Catalog for CollectorCatalog {
                 r.minute >= request.from_s && r.minute < request.to_s && !stored.contains(&r.minute)
             }));
             rows.sort_by(MinuteRow::output_order);
+        }
+        if crate::metrics::MONITORS.contains(&monitor) {
+            let labels = self.collector.instance_labels();
+            rows = crate::metrics::view_rows(rows, request.view, |i| labels.get(i).cloned());
         }
         Ok(rows)
     }

@@ -532,4 +532,20 @@ fn host_and_port_metrics_reach_the_builtin_monitors() {
     let avg = row["values"]["up"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&avg), "{row}");
     assert_eq!(row["values"]["up_max"].as_f64(), Some(1.0), "{row}");
+    assert!(row["keys"].get("instance").is_none(), "{row}");
+    // Per instance, and per IDC (n1 has no IDC label: `unknown`).
+    for (view, label, value) in [("instance", "instance", "n1"), ("idc", "idc", "unknown")] {
+        let rows = get_json(
+            addr,
+            &format!(
+                "/api/v1/monitors/port/rows?from={}&to={}&live=true&view={view}",
+                now - 120,
+                now + 60
+            ),
+            &[],
+        );
+        let row = &rows.as_array().unwrap()[0];
+        assert_eq!(row["labels"][label], value, "{row}");
+        assert_eq!(row["values"]["up_max"].as_f64(), Some(1.0), "{row}");
+    }
 }
