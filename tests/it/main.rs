@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check;
+mod deploy;
 mod filters;
 mod fixtures;
 mod generated;
