@@ -13,6 +13,9 @@ use vigil_model::MinuteRow;
 
 use crate::alerts::watched;
 
+/// Malformed lines described per monitor on stderr.
+const SHOWN_ERRORS: usize = 5;
+
 /// What `vigil alert-test` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -25,17 +28,7 @@ pub struct Options {
 /// Runs `vigil alert-test` and prints its notifications to stdout.
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let config = crate::check::load(&opts.config)?;
-    let result = crate::replay::replay(&config, &opts.logs, None, 1, |e| {
-        if e.shown_for_monitor <= 5 {
-            eprintln!(
-                "{}:{}: {}: {}",
-                e.file.display(),
-                e.line,
-                e.monitor,
-                e.error
-            );
-        }
-    })?;
+    let result = crate::replay::replay(&config, &opts.logs, None, 1, |e| e.report(SHOWN_ERRORS))?;
     let rules = watched(&config);
     let tables: BTreeSet<String> = rules.iter().map(|w| w.table.clone()).collect();
     let mut by_table: BTreeMap<String, Vec<MinuteRow>> = BTreeMap::new();

@@ -182,7 +182,7 @@ pub fn view_rows(
         return rows;
     }
     type Group = (i64, Vec<(String, String)>);
-    let mut groups: BTreeMap<Group, (String, BTreeMap<String, (f64, u64, f64)>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Group, (String, BTreeMap<String, Acc>)> = BTreeMap::new();
     for row in rows {
         let mut keys = Vec::with_capacity(row.keys.len());
         for (k, v) in row.keys {
@@ -200,10 +200,14 @@ pub fn view_rows(
             .or_insert_with(|| (row.monitor.clone(), BTreeMap::new()));
         for (name, value) in row.values {
             if let Some(v) = value.as_f64() {
-                let acc = slot.1.entry(name).or_insert((0.0, 0, f64::NEG_INFINITY));
-                acc.0 += v;
-                acc.1 += 1;
-                acc.2 = acc.2.max(v);
+                let acc = slot.1.entry(name).or_insert(Acc {
+                    sum: 0.0,
+                    n: 0,
+                    max: f64::NEG_INFINITY,
+                });
+                acc.sum += v;
+                acc.n += 1;
+                acc.max = acc.max.max(v);
             }
         }
     }
@@ -211,11 +215,11 @@ pub fn view_rows(
         .into_iter()
         .map(|((minute, keys), (monitor, values))| {
             let mut row = MinuteRow::new(&monitor, minute, keys);
-            for (name, (sum, n, max)) in values {
+            for (name, a) in values {
                 let v = if name.ends_with("_max") {
-                    max
+                    a.max
                 } else {
-                    sum / n as f64
+                    a.sum / a.n as f64
                 };
                 row.values.push((name, Value::Float(v)));
             }

@@ -52,17 +52,7 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         &opts.logs,
         opts.monitor.as_deref(),
         opts.threads,
-        |e| {
-            if e.shown_for_monitor <= opts.show_errors {
-                eprintln!(
-                    "{}:{}: {}: {}",
-                    e.file.display(),
-                    e.line,
-                    e.monitor,
-                    e.error
-                );
-            }
-        },
+        |e| e.report(opts.show_errors),
     )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -82,6 +72,22 @@ pub struct LineError<'a> {
     pub error: &'a CutError,
     /// How many errors this monitor has reported so far, this one included.
     pub shown_for_monitor: usize,
+}
+
+impl LineError<'_> {
+    /// Describes the error on stderr (`file:line: monitor: error`) when it
+    /// is among the first `limit` of its monitor.
+    pub fn report(&self, limit: usize) {
+        if self.shown_for_monitor <= limit {
+            eprintln!(
+                "{}:{}: {}: {}",
+                self.file.display(),
+                self.line,
+                self.monitor,
+                self.error
+            );
+        }
+    }
 }
 
 /// Closed rows and counters of a replay.

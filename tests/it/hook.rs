@@ -11,15 +11,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use serde_json::Value as J;
 use sha2::Sha256;
-
-/// A free port on 127.0.0.1 (nothing listens on it when this returns).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use vigil_alerting::testing::free_port;
 
 /// One received request.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+pub use vigil_alerting::testing::free_port;
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -187,15 +188,6 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
         headers,
         body,
     })
-}
-
-/// A port nobody listens on (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Accepts connections and never answers: an endpoint that hangs.

@@ -9,8 +9,9 @@ mod robot;
 mod sms;
 mod webhook;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use vigil_alerting::testing::wait_until;
 use vigil_alerting::{AlertState, Delivery, Notice, Recipient};
 
 /// A firing notice whose text and lines need escaping in every format.
@@ -54,18 +55,4 @@ fn now_ms() -> u128 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis()
-}
-
-/// Waits up to `timeout` for `condition`; whether it came true.
-fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
