@@ -5,6 +5,7 @@ mod alert_test;
 mod alerts;
 mod check;
 mod collector;
+mod config_cmd;
 mod metrics;
 mod output;
 mod pipeline;
@@ -47,6 +48,12 @@ enum Command {
     },
     /// Print the JSON Schema of the configuration format (for editors).
     Schema,
+    /// Carry applications and monitors between configuration folders:
+    /// export them as one YAML file, import such a file.
+    Config {
+        #[command(subcommand)]
+        command: config_cmd::ConfigCommand,
+    },
     /// The embedded default: one process with a collector and a local
     /// agent that tails the monitors' own log files; closed minutes are
     /// stored under --data and the JSON API is served on --listen.
@@ -248,6 +255,7 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Config { command } => config_cmd::run(command),
         Command::Run { server } => run::run(&server.options()),
         Command::Collector { server } => run::collector(&server.options()),
         Command::Agent {

@@ -2,6 +2,7 @@
 //! on files in a temporary folder and reads its JSON output.
 
 mod alerts;
+mod apps;
 mod check;
 mod deploy;
 mod filters;
