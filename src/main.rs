@@ -86,6 +86,10 @@ enum Command {
         /// File holding the ingest token (default: VIGIL_INGEST_TOKEN).
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// PEM certificates to trust for an https collector, e.g. a private
+        /// CA (default: the bundled Mozilla roots).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
         /// Bound of the disk buffer in MiB; reading pauses above it.
         #[arg(long, value_name = "MIB", default_value_t = 256)]
         spool_mb: u64,
@@ -181,6 +185,13 @@ struct ServerArgs {
     /// VIGIL_API_TOKEN; none: the API is open).
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// PEM certificate chain (leaf first): serve HTTPS instead of HTTP
+    /// (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -195,6 +206,7 @@ impl ServerArgs {
                 ingest_file: self.ingest_token_file,
                 api_file: self.api_token_file,
             },
+            tls: self.tls_cert.zip(self.tls_key),
         }
     }
 }
@@ -263,6 +275,7 @@ fn main() -> ExitCode {
             state,
             labels,
             token_file,
+            ca_file,
             spool_mb,
             metrics_interval,
             proc_root,
@@ -284,6 +297,7 @@ fn main() -> ExitCode {
                 state,
                 labels,
                 token_file,
+                ca_file,
                 spool_mb,
                 metrics: run::MetricsOptions {
                     interval_secs: metrics_interval,

@@ -72,6 +72,8 @@ pub struct Options {
     pub heartbeat_secs: u64,
     /// Where the tokens come from.
     pub tokens: TokenSources,
+    /// PEM certificate chain and key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Options {
@@ -88,6 +90,7 @@ impl Options {
                 ..Settings::default()
             },
             tokens: self.tokens.read()?,
+            tls: self.tls.clone(),
         })
     }
 }
@@ -148,7 +151,11 @@ impl AgentThread {
         let mut handles = Vec::new();
         if metrics.interval_secs > 0 {
             let flag = stop.clone();
-            let client = Client::new(&opts.collector, opts.token.as_deref())?;
+            let client = Client::new(
+                &opts.collector,
+                opts.token.as_deref(),
+                opts.ca_pem.as_deref(),
+            )?;
             let id = agent_id(&opts.state, &opts.labels.instance)?;
             let samplers = metrics.samplers(&opts.stats);
             let interval = Duration::from_secs(metrics.interval_secs);
@@ -197,13 +204,22 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     let state = opts.data.join("agent");
     let config = opts.config.clone();
     let data = opts.data.clone();
+    // The local agent trusts the served certificate itself.
+    let ca_pem = match &opts.tls {
+        Some((cert, _)) => {
+            Some(std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?)
+        }
+        None => None,
+    };
+    let scheme = serve_opts.scheme();
     serve::run(&serve_opts, move |addr, _| {
         let labels = labels::resolve(Vec::new(), labels::system_env).unwrap_or_else(|_| Labels {
             instance: "local".into(),
             ..Labels::default()
         });
-        let mut agent = AgentOptions::new(format!("http://{addr}"), state, labels);
+        let mut agent = AgentOptions::new(format!("{scheme}://{addr}"), state, labels);
         agent.token = ingest_token;
+        agent.ca_pem = ca_pem;
         agent.rate_policy = RatePolicy::Drop;
         let metrics = MetricsOptions {
             interval_secs: 10,
@@ -214,8 +230,8 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         let thread = AgentThread::start(agent, &metrics)?;
         println!("vigil is running with {}", config.display());
         println!("  data:     {}", data.display());
-        println!("  monitors: http://{addr}/api/v1/monitors");
-        println!("  metrics:  http://{addr}/metrics");
+        println!("  monitors: {scheme}://{addr}/api/v1/monitors");
+        println!("  metrics:  {scheme}://{addr}/metrics");
         println!("Press Ctrl-C to stop.");
         Ok(thread)
     })
@@ -230,8 +246,9 @@ pub fn collector(opts: &Options) -> Result<ExitCode> {
             opts.listen
         );
     }
+    let scheme = serve_opts.scheme();
     serve::run(&serve_opts, |addr, _| {
-        println!("vigil collector listening on http://{addr}");
+        println!("vigil collector listening on {scheme}://{addr}");
         Ok(())
     })
 }
@@ -247,6 +264,8 @@ pub struct AgentCommand {
     pub labels: Option<String>,
     /// File holding the ingest token (else `VIGIL_INGEST_TOKEN`).
     pub token_file: Option<PathBuf>,
+    /// PEM certificates trusted for an https collector.
+    pub ca_file: Option<PathBuf>,
     /// Disk buffer bound in MiB.
     pub spool_mb: u64,
     /// Host, JVM and port metrics.
@@ -265,6 +284,10 @@ pub fn agent(cmd: &AgentCommand) -> Result<ExitCode> {
     let labels = labels::resolve(pairs, labels::system_env)?;
     let mut opts = AgentOptions::new(cmd.collector.trim_end_matches('/'), &cmd.state, labels);
     opts.token = token(cmd.token_file.as_deref(), "VIGIL_INGEST_TOKEN")?;
+    if let Some(path) = &cmd.ca_file {
+        opts.ca_pem =
+            Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
+    }
     opts.spool_limit_bytes = cmd.spool_mb.saturating_mul(1 << 20);
     // DESIGN: lines over a source's rate limit are dropped and counted.
     opts.rate_policy = RatePolicy::Drop;

@@ -33,6 +33,19 @@ pub struct Options {
     pub settings: Settings,
     /// Bearer tokens demanded.
     pub tokens: Tokens,
+    /// PEM certificate chain and key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Options {
+    /// `https` when a certificate is configured, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 /// How often minutes are closed and the log trimmed.
@@ -154,6 +167,10 @@ pub fn run<T>(
     ready: impl FnOnce(SocketAddr, &Arc<Collector>) -> Result<T>,
 ) -> Result<ExitCode> {
     let (config, version) = load(opts)?;
+    let tls = match &opts.tls {
+        Some((cert, key)) => Some(vigil_dashboards::api::server_config(cert, key)?),
+        None => None,
+    };
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create data directory {}", opts.data.display()))?;
     let collector = Arc::new(Collector::open(
@@ -200,6 +217,10 @@ pub fn run<T>(
     }))
     .with_ingest(collector.clone())
     .with_tokens(opts.tokens.clone());
+    let server = match tls {
+        Some(config) => server.with_tls(config),
+        None => server,
+    };
     let stop_api = stop.clone();
     runtime.block_on(async move {
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

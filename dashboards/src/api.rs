@@ -20,16 +20,19 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value as J};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_rustls::{rustls, TlsAcceptor};
 use vigil_model::wire::{self, MAX_BODY_BYTES};
 use vigil_model::{Counters, MinuteRow, View};
 
 mod alerts;
 mod auth;
 mod ingest;
+mod tls;
 
 pub use alerts::{HistoryQuery, PauseRequest};
 pub use auth::Tokens;
 pub use ingest::{Ingest, IngestError};
+pub use tls::{server_config, TlsError};
 
 /// Length of the default time range when `from` is not given, in seconds.
 pub const DEFAULT_RANGE_SECS: i64 = 3600;
@@ -250,6 +253,30 @@ pub struct Server {
     ingest: Option<Arc<dyn Ingest>>,
     tokens: Tokens,
     max_body_bytes: usize,
+    tls: Option<TlsAcceptor>,
+}
+
+/// Longest TLS handshake allowed to a connection.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection (plain or TLS) until it ends or the server stops.
+async fn serve_connection<S>(server: Arc<Server>, stream: S, mut stop_rx: tokio::sync::watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: Request<Incoming>| {
+        let server = Arc::clone(&server);
+        async move { Ok::<_, Infallible>(server.handle(req).await) }
+    });
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop_rx.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 impl Server {
@@ -261,7 +288,16 @@ impl Server {
             ingest: None,
             tokens: Tokens::default(),
             max_body_bytes: MAX_BODY_BYTES,
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with `config` (certificate and key) instead of plain
+    /// HTTP; a connection whose handshake fails or takes over
+    /// [`TLS_HANDSHAKE_TIMEOUT`] is closed.
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(TlsAcceptor::from(config));
+        self
     }
 
     /// Also serves the agent endpoints of [`vigil_model::wire`].
@@ -297,19 +333,15 @@ impl Server {
                         }
                     };
                     let server = Arc::clone(&server);
-                    let mut stop_rx = stop_rx.clone();
+                    let stop_rx = stop_rx.clone();
                     conns.spawn(async move {
-                        let service = service_fn(move |req: Request<Incoming>| {
-                            let server = Arc::clone(&server);
-                            async move { Ok::<_, Infallible>(server.handle(req).await) }
-                        });
-                        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = stop_rx.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
+                        match server.tls.clone() {
+                            None => serve_connection(server, stream, stop_rx).await,
+                            Some(tls) => {
+                                let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream));
+                                if let Ok(Ok(stream)) = handshake.await {
+                                    serve_connection(server, stream, stop_rx).await;
+                                }
                             }
                         }
                     });

@@ -17,3 +17,4 @@ mod rules;
 mod run;
 mod support;
 mod time_formats;
+mod tls;

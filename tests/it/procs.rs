@@ -62,11 +62,34 @@ impl Proc {
         Proc::agent_with(addr, state, labels, &["--metrics-interval", "0"])
     }
 
+    /// Starts `vigil collector` serving HTTPS with `cert` and `key` on any
+    /// port, and waits until it listens.
+    pub fn collector_tls(config: &Path, data: &Path, cert: &Path, key: &Path) -> Proc {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("collector")
+            .arg("--config")
+            .arg(config)
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0", "--close-after", "1"])
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key);
+        Proc::spawn(cmd, "vigil collector listening on https://")
+    }
+
     /// Starts `vigil agent` shipping to `addr` with more arguments.
     pub fn agent_with(addr: &str, state: &Path, labels: &str, args: &[&str]) -> Proc {
+        Proc::agent_at(&format!("http://{addr}"), state, labels, args)
+    }
+
+    /// Starts `vigil agent` shipping to the collector at `url`.
+    pub fn agent_at(url: &str, state: &Path, labels: &str, args: &[&str]) -> Proc {
+        let addr = url.split("://").nth(1).unwrap_or(url).to_string();
         let mut cmd = Command::new(BIN);
         cmd.arg("agent")
-            .args(["--collector", &format!("http://{addr}")])
+            .args(["--collector", url])
             .arg("--state")
             .arg(state)
             .args(["--labels", labels])
@@ -76,10 +99,7 @@ impl Proc {
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start vigil agent");
-        Proc {
-            child,
-            addr: addr.to_string(),
-        }
+        Proc { child, addr }
     }
 
     fn spawn(mut cmd: Command, marker: &str) -> Proc {

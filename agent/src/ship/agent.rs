@@ -73,6 +73,9 @@ pub struct AgentOptions {
     pub collector: String,
     /// Ingest token sent as `Authorization: Bearer …`, if any.
     pub token: Option<String>,
+    /// PEM certificates trusted for an https collector (default: the
+    /// bundled Mozilla roots).
+    pub ca_pem: Option<Vec<u8>>,
     /// State directory: `agent-id`, `checkpoints.json`, `spool/`.
     pub state: PathBuf,
     /// Labels of this node.
@@ -113,6 +116,7 @@ impl AgentOptions {
         AgentOptions {
             collector: collector.into(),
             token: None,
+            ca_pem: None,
             state: state.into(),
             labels,
             heartbeat: None,
@@ -411,7 +415,11 @@ impl Agent {
         if opts.poll_interval.is_zero() {
             return Err(AgentError::Options("poll_interval is zero".into()));
         }
-        let client = Client::new(&opts.collector, opts.token.as_deref())?;
+        let client = Client::new(
+            &opts.collector,
+            opts.token.as_deref(),
+            opts.ca_pem.as_deref(),
+        )?;
         // A turn of the loop may wait for a heartbeat or a retry, then for
         // a few requests up to their timeouts.
         let stall_after = Duration::from_secs(60)

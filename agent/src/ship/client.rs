@@ -1,9 +1,11 @@
 //! The blocking HTTP client of the collector's agent API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
 use vigil_model::wire::{
     AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply, CONFIG_PATH,
     HEARTBEAT_PATH, INGEST_PATH, REGISTER_PATH,
@@ -112,7 +114,7 @@ struct ConflictBody {
     offset: Option<u64>,
 }
 
-/// A blocking client of one collector (plain HTTP), reusing connections.
+/// A blocking client of one collector (HTTP or HTTPS), reusing connections.
 ///
 /// Every request carries `Authorization: Bearer <token>` when a token is
 /// set, and is bounded by [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
@@ -126,21 +128,27 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the collector at `base` (e.g. `http://127.0.0.1:8686`).
+    /// A client of the collector at `base` (e.g. `http://127.0.0.1:8686`
+    /// or `https://collector:8686`). An https collector's certificate is
+    /// checked against `ca_pem` (PEM certificates, e.g. a private CA) when
+    /// given, else against the bundled Mozilla roots.
     ///
     /// # Errors
     ///
-    /// [`ClientError::InvalidUrl`] unless `base` is an `http://` URL with a
-    /// host (no TLS support is built in).
-    pub fn new(base: &str, token: Option<&str>) -> Result<Self, ClientError> {
+    /// [`ClientError::InvalidUrl`] unless `base` is an `http://` or
+    /// `https://` URL with a host, or when `ca_pem` holds no certificate.
+    pub fn new(
+        base: &str,
+        token: Option<&str>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: base.to_string(),
             reason: reason.to_string(),
         };
         let rest = match base.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(("https", _)) => return Err(invalid("https is not supported, use http://")),
-            _ => return Err(invalid("expected http://host:port")),
+            Some(("http" | "https", rest)) => rest,
+            _ => return Err(invalid("expected http://host:port or https://host:port")),
         };
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty() {
@@ -149,7 +157,21 @@ impl Client {
         if base.contains(['?', '#']) {
             return Err(invalid("a query or fragment is not allowed"));
         }
+        let mut tls = TlsConfig::builder();
+        if let Some(pem) = ca_pem {
+            let roots: Vec<Certificate<'static>> = parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
+                    _ => None,
+                })
+                .collect();
+            if roots.is_empty() {
+                return Err(invalid("the CA file holds no PEM certificate"));
+            }
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(roots)));
+        }
         let http = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
@@ -325,14 +347,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_http_urls_are_accepted() {
-        assert!(Client::new("http://127.0.0.1:8686", None).is_ok());
+    fn http_and_https_urls_are_accepted() {
+        assert!(Client::new("http://127.0.0.1:8686", None, None).is_ok());
+        assert!(Client::new("https://collector:8686", None, None).is_ok());
         assert_eq!(
-            Client::new("http://c:1/", Some("t")).unwrap().base(),
+            Client::new("http://c:1/", Some("t"), None).unwrap().base(),
             "http://c:1"
         );
-        for bad in ["https://c:1", "c:1", "http://", "http://c:1/?x=1", ""] {
-            let err = Client::new(bad, None).unwrap_err();
+        assert!(Client::new("https://c:1", None, Some(b"not a certificate")).is_err());
+        for bad in ["ftp://c:1", "c:1", "http://", "http://c:1/?x=1", ""] {
+            let err = Client::new(bad, None, None).unwrap_err();
             assert!(
                 err.to_string().contains("invalid collector URL"),
                 "{bad}: {err}"
