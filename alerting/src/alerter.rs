@@ -154,6 +154,9 @@ pub struct RuleStatus {
     pub paused: Option<Pause>,
     /// Last evaluated minute, epoch seconds.
     pub evaluated: Option<i64>,
+    /// What that evaluation found per key (at most 50 keys): missing data
+    /// and zero bases are reported as such.
+    pub last: Vec<KeyOutcome>,
 }
 
 /// Evaluates rules and keeps their state.
@@ -163,6 +166,23 @@ pub struct Alerter {
     notification: Notification,
     state: State,
     history: History,
+    /// Per rule, what its last evaluation found for each key.
+    last: BTreeMap<String, Vec<KeyOutcome>>,
+}
+
+/// Most keys kept per rule in [`RuleStatus::last`].
+const LAST_KEYS: usize = 50;
+
+/// What one evaluation found for one key: each condition's outcome as
+/// people read it (a number, `missing data`, or `zero base`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyOutcome {
+    /// The key.
+    pub keys: Keys,
+    /// Each condition's outcome, in rule order.
+    pub outcomes: Vec<String>,
+    /// Whether the rule held.
+    pub firing: bool,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -217,6 +237,7 @@ impl Alerter {
             notification,
             state,
             history,
+            last: BTreeMap::new(),
         })
     }
 
@@ -324,6 +345,16 @@ impl Alerter {
             }
             None => false,
         };
+        let outcomes = results
+            .iter()
+            .take(LAST_KEYS)
+            .map(|r| KeyOutcome {
+                keys: r.keys.clone(),
+                outcomes: r.outcomes.iter().map(|o| o.describe()).collect(),
+                firing: r.firing(),
+            })
+            .collect();
+        self.last.insert(id.clone(), outcomes);
         for result in results {
             let key = track_key(&id, &result.keys);
             match (self.state.tracks.contains_key(&key), result.firing()) {
@@ -560,6 +591,7 @@ impl Alerter {
                         .filter(|p| p.until > now_s)
                         .cloned(),
                     evaluated: self.state.evaluated.get(&id).copied(),
+                    last: self.last.get(&id).cloned().unwrap_or_default(),
                     id,
                 }
             })

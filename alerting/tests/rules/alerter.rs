@@ -188,10 +188,23 @@ fn missing_data_and_zero_bases_never_fire() {
     });
     let mut alerter = Alerter::open(None, vec![watched(r, false)], ops()).unwrap();
     let mut fired = Vec::new();
+    let mut reported = Vec::new();
     for i in 0..4 {
         let d = alerter.on_minute("rpc", m(i), &rows).unwrap();
         fired.extend(d.events.iter().map(|e| (i, e.state, e.value)));
+        reported.push(alerter.status(m(i))[0].last[0].outcomes.clone());
     }
+    // The API reports what each condition found, in words where there is
+    // no number.
+    assert_eq!(
+        reported,
+        vec![
+            vec!["missing data", "10"],
+            vec!["-100", "0"],
+            vec!["zero base", "100"],
+            vec!["missing data", "missing data"],
+        ]
+    );
     // minute 1 fires on `current < 5` (0); minute 2 is +inf against a zero
     // base: no fire, so it resolves; minute 3 has no data at all
     assert_eq!(
