@@ -24,6 +24,8 @@ use tokio_rustls::{rustls, TlsAcceptor};
 use vigil_model::wire::{self, MAX_BODY_BYTES};
 use vigil_model::{Counters, MinuteRow, View};
 
+use crate::ui;
+
 mod alerts;
 mod auth;
 mod ingest;
@@ -260,8 +262,11 @@ pub struct Server {
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one connection (plain or TLS) until it ends or the server stops.
-async fn serve_connection<S>(server: Arc<Server>, stream: S, mut stop_rx: tokio::sync::watch::Receiver<bool>)
-where
+async fn serve_connection<S>(
+    server: Arc<Server>,
+    stream: S,
+    mut stop_rx: tokio::sync::watch::Receiver<bool>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req: Request<Incoming>| {
@@ -388,6 +393,9 @@ impl Server {
                 if path == wire::CONFIG_PATH {
                     return agent_config(ingest.as_deref(), &method);
                 }
+                if let Some(page) = ui::page(&*catalog, &method, &path, query.as_deref(), now) {
+                    return page;
+                }
                 route(&*catalog, &method, &path, query.as_deref(), now)
             })
             .await;
@@ -399,27 +407,49 @@ impl Server {
                 allowed: "POST",
             });
         }
+        // The UI's pause and resume forms post form-encoded bodies.
+        let from_form = req.headers().get(CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
         let body = match read_body(req, self.max_body_bytes).await {
             Ok(body) => body,
             Err(e) => return error_response(&e),
         };
         let server = Arc::clone(&self);
-        let answered = tokio::task::spawn_blocking(move || server.post(&path, &body)).await;
+        let answered =
+            tokio::task::spawn_blocking(move || server.post(&path, &body, from_form)).await;
         answered.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
     }
 
-    /// Answers a POST to `path` with `body`.
-    fn post(&self, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    /// Answers a POST to `path` with `body`; `from_form` when the body is
+    /// form-encoded (the UI's forms), which is answered by a redirect back
+    /// to the alerts page with the outcome.
+    fn post(&self, path: &str, body: &[u8], from_form: bool) -> Response<Full<Bytes>> {
         if let Some((rule, action)) = alerts::post_target(path) {
             let now = chrono::Utc::now().timestamp();
+            let json_body = if from_form {
+                form_to_json(body).to_string().into_bytes()
+            } else {
+                body.to_vec()
+            };
             let answer = if action == "pause" {
-                PauseRequest::parse(body, now).and_then(|p| self.catalog.pause_alert(&rule, &p))
+                PauseRequest::parse(&json_body, now)
+                    .and_then(|p| self.catalog.pause_alert(&rule, &p))
             } else {
                 self.catalog.resume_alert(&rule)
             };
-            return match answer {
-                Ok(result) => json_response(StatusCode::OK, &result),
-                Err(e) => error_response(&e),
+            return match (answer, from_form) {
+                (Ok(result), false) => json_response(StatusCode::OK, &result),
+                (Err(e), false) => error_response(&e),
+                (Ok(_), true) => ui::redirect(&format!(
+                    "/alerts?notice={}",
+                    ui::url_component(&format!("{rule}: {action}d"))
+                )),
+                (Err(e), true) => ui::redirect(&format!(
+                    "/alerts?notice={}",
+                    ui::url_component(&format!("{rule}: cannot {action}: {e}"))
+                )),
             };
         }
         if path == "/api/v1/sql" {
@@ -494,6 +524,23 @@ async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiErr
 /// A JSON body of an agent request.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
     serde_json::from_slice(body).map_err(|e| IngestError::BadRequest(format!("bad JSON body: {e}")))
+}
+
+/// A form-encoded body as a JSON object of strings, with `minutes` as a
+/// number (what a pause body holds).
+fn form_to_json(body: &[u8]) -> J {
+    let text = String::from_utf8_lossy(body);
+    let mut map = serde_json::Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k, true), percent_decode(v, true));
+        let value = match (k.as_str(), v.parse::<i64>()) {
+            ("minutes", Ok(n)) => J::from(n),
+            _ => J::from(v),
+        };
+        map.insert(k, value);
+    }
+    J::Object(map)
 }
 
 /// The `sql` field of a `POST /api/v1/sql` body.
@@ -733,7 +780,7 @@ impl RowsQuery {
 }
 
 /// Parses an RFC 3339 instant or integer epoch seconds.
-fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     if let Ok(secs) = s.parse::<i64>() {
         return Some(secs);
     }
@@ -746,7 +793,7 @@ fn parse_time(s: &str) -> Option<i64> {
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); invalid
 /// escapes are kept as written, invalid UTF-8 is replaced.
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -893,6 +940,14 @@ mod tests {
         assert_eq!(parse_time("2026-11-20T02:00:00Z"), Some(1_795_140_000));
         assert_eq!(parse_time("2026-11-20T10:00:00 08:00"), Some(1_795_140_000));
         assert_eq!(parse_time("2026-11-20"), None);
+    }
+
+    #[test]
+    fn form_bodies() {
+        assert_eq!(
+            form_to_json(b"reason=deploy+v2%21&minutes=30"),
+            json!({"reason": "deploy v2!", "minutes": 30})
+        );
     }
 
     #[test]

@@ -29,5 +29,10 @@
 //!
 //! The routing itself is the pure function [`api::route`], usable without a
 //! socket.
+//!
+//! - [`ui`] is the web UI: HTML pages rendered on the server from the same
+//!   [`api::Catalog`] (overview, apps, monitors, alerts, agents), with SVG
+//!   charts drawn by plotters; the [`api::Server`] serves it under `/`.
 
 pub mod api;
+pub mod ui;

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use vigil_dashboards::api::{serve, Catalog, MonitorInfo, RowsRequest};
 use vigil_model::{Counters, MinuteRow, Value, View};
 
+mod ui;
+
 /// 2026-11-20T02:00:00Z = 2026-11-20T10:00:00+08:00.
 const T0: i64 = 1_795_140_000;
 
@@ -317,7 +319,7 @@ async fn not_found_and_method_not_allowed() {
             "/api/v1/monitors/nope/rows",
             "/api/v1/monitors/nope/counters",
             "/api/v2/monitors",
-            "/",
+            "/nowhere",
             "/api/v1/monitors/web/other",
         ] {
             let (status, body) = s.get_json(target).await;

@@ -1,0 +1,199 @@
+//! The web UI's pages over a hand-made catalog: each page renders, shows
+//! the catalog's numbers, and links where the next click goes.
+
+use http_body_util::BodyExt;
+use hyper::Method;
+use serde_json::{json, Value as J};
+use vigil_dashboards::api::{ApiError, Catalog, HistoryQuery, MonitorInfo, RowsRequest};
+use vigil_dashboards::ui;
+use vigil_model::{Counters, MinuteRow, Value, View};
+
+/// 2026-11-20T10:00:00+08:00.
+const T0: i64 = 1_795_140_000;
+
+struct Shop;
+
+fn service_row(minute: i64, method: &str, total: i64, success: i64) -> MinuteRow {
+    let mut r = MinuteRow::new(
+        "pay_service",
+        minute,
+        vec![("method".into(), method.into())],
+    );
+    r.values = vec![
+        ("total".into(), Value::Int(total)),
+        ("success".into(), Value::Int(success)),
+        ("fail".into(), Value::Int(total - success)),
+        (
+            "success_rate".into(),
+            Value::Float(success as f64 / total as f64),
+        ),
+        ("avg_latency".into(), Value::Float(12.5)),
+    ];
+    r
+}
+
+impl Catalog for Shop {
+    fn monitors(&self) -> Vec<MonitorInfo> {
+        vec![MonitorInfo {
+            name: "pay_service".into(),
+            kind: "service_metrics".into(),
+            app: Some("shop".into()),
+            keys: vec!["method".into()],
+            values: ["total", "success", "fail", "success_rate", "avg_latency"]
+                .map(String::from)
+                .to_vec(),
+            timezone: chrono_tz::Asia::Shanghai,
+            counters: Counters {
+                lines: 120,
+                parsed: 117,
+                parse_errors: 3,
+                ..Counters::default()
+            },
+        }]
+    }
+
+    fn rows(&self, monitor: &str, req: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
+        if monitor != "pay_service" {
+            return Err(format!("no table {monitor}"));
+        }
+        let rows = [
+            service_row(T0, "create", 105, 98),
+            service_row(T0, "refund", 13, 11),
+            service_row(T0 + 60, "create", 110, 110),
+        ];
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.minute >= req.from_s && r.minute < req.to_s)
+            .map(|mut r| {
+                if req.view != View::Total {
+                    r.keys.insert(0, (req.view.name().into(), "node-1".into()));
+                }
+                r
+            })
+            .collect())
+    }
+
+    fn agents(&self) -> Vec<J> {
+        vec![json!({
+            "agent": "a1", "labels": {"instance": "node-1", "extra": {"app": "shop"}},
+            "version": "0.1.0", "state": "healthy", "registered": "2026-11-20T02:00:00+00:00",
+            "last_heartbeat": "2026-11-20T02:05:00+00:00", "clock_offset_ms": 12,
+            "status": {"errors": ["cannot read /var/log/x.log"], "files": 3, "lines_read": 120}
+        })]
+    }
+
+    fn alerts(&self, _now_s: i64) -> Result<J, ApiError> {
+        Ok(json!([{
+            "id": "pay_service/rate_low", "monitor": "pay_service", "alert": "rate_low",
+            "level": "P1", "conditions": ["current of success_rate < 0.9"], "state": "ok",
+            "firing": [], "paused": null, "evaluated": T0 + 60
+        }]))
+    }
+
+    fn alert_history(&self, q: &HistoryQuery) -> Result<J, ApiError> {
+        let record = json!({
+            "id": 7, "rule": "pay_service/rate_low", "monitor": "pay_service", "alert": "rate_low",
+            "keys": [["method", "refund"]], "level": "P1", "first_seen": T0, "last_seen": T0,
+            "count": 1, "value": 0.8461538461538461, "threshold": 0.9,
+            "condition": "current of success_rate < 0.9", "channels": ["webhook"],
+            "notifications": 2, "state": "resolved", "resolved_at": T0 + 60
+        });
+        let overlaps = T0 < q.to_s && T0 + 60 > q.from_s;
+        Ok(J::Array(if overlaps { vec![record] } else { vec![] }))
+    }
+}
+
+/// GETs `target` from the UI: status and body.
+fn get(target: &str) -> (u16, String) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let resp = ui::page(&Shop, &Method::GET, path, Some(query), T0 + 300)
+        .unwrap_or_else(|| panic!("{target} is not a UI page"));
+    let status = resp.status().as_u16();
+    let body = futures_body(resp.into_body());
+    (status, body)
+}
+
+fn futures_body(body: http_body_util::Full<hyper::body::Bytes>) -> String {
+    let bytes = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(body.collect())
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn overview_shows_apps_errors_and_alerts() {
+    let (status, html) = get("/?to=2026-11-20T10:05:00%2B08:00");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
+    assert!(
+        html.contains("href=\"/apps/shop?span=60&amp;to=1795140300\""),
+        "{html}"
+    );
+    // Errors of the last hour: 7 + 2 failed calls.
+    assert!(html.contains("<b>9</b>"), "{html}");
+    // The alert of 10:00 in the per-minute history links to its minute.
+    assert!(html.contains("href=\"/alerts?from=1795140000&amp;to=1795140060\""));
+    assert!(html.contains("pay_service/rate_low"));
+    assert!(html.contains("0.8462"));
+}
+
+#[test]
+fn app_page_charts_and_tables_in_every_view() {
+    for view in ["total", "instance", "idc"] {
+        let (status, html) = get(&format!("/apps/shop?to={}&span=15&view={view}", T0 + 300));
+        assert_eq!(status, 200, "{view}: {html}");
+        assert!(html.contains("<svg class=\"chart\""), "{view}");
+        assert!(html.contains("<title>"), "{view}");
+    }
+    let (_, html) = get(&format!("/apps/shop?to={}&span=15", T0 + 300));
+    // create: 105 + 110 calls over the range, 7 failed.
+    assert!(
+        html.contains("<td>create</td><td class=\"num\">215</td>"),
+        "{html}"
+    );
+    assert!(html.contains("node-1"));
+    assert_eq!(get("/apps/nobody").0, 404);
+}
+
+#[test]
+fn monitor_pages_list_counters_and_minutes() {
+    let (status, html) = get("/monitors");
+    assert_eq!(status, 200);
+    assert!(html.contains("<td class=\"num warn\">3</td>"), "{html}");
+    let (status, html) = get(&format!(
+        "/monitors/pay_service?to={}&span=15&value=success_rate&compare=yesterday&key.method=create",
+        T0 + 300
+    ));
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<title>create · 2026-11-20 10:00: 0.9333</title>"),
+        "{html}"
+    );
+    assert!(!html.contains("<td>refund</td>"));
+    assert_eq!(get("/monitors/pay_service?value=nope").0, 400);
+    assert_eq!(get("/monitors/nope").0, 404);
+}
+
+#[test]
+fn alerts_page_has_pause_forms_and_filtered_history() {
+    let (status, html) = get("/alerts?from=2026-11-20T09:00&to=2026-11-20T11:00&level=P1");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("action=\"/api/v1/alerts/pay_service/rate_low/pause\""));
+    assert!(html.contains("name=\"reason\""));
+    assert!(html.contains("<td>refund</td>"), "{html}");
+    let (_, html) = get("/alerts?from=2026-11-20T11:00&to=2026-11-20T12:00");
+    assert!(html.contains("No alerts in this range."));
+    assert_eq!(get("/alerts?level=P9").0, 400);
+}
+
+#[test]
+fn agents_page_shows_state_and_errors() {
+    let (status, html) = get("/agents");
+    assert_eq!(status, 200);
+    assert!(html.contains("node-1") && html.contains("app=shop"));
+    assert!(html.contains("cannot read /var/log/x.log"));
+    assert!(html.contains("2026-11-20 10:05:00"));
+}
