@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -372,16 +374,25 @@ impl Server {
             wire::SAMPLES_PATH,
         ]
         .contains(&path.as_str());
-        if path != "/healthz" {
-            let token = if agent_side {
-                self.tokens.ingest.as_deref()
+        let api_token = self.tokens.api.as_deref();
+        if path == "/login" || path == "/logout" {
+            return self.login(req, &path).await;
+        }
+        if !ui::is_open_path(&path) {
+            let allowed = if agent_side {
+                auth::authorized(req.headers(), self.tokens.ingest.as_deref())
             } else {
-                self.tokens.api.as_deref()
+                auth::authorized_or_session(req.headers(), api_token)
             };
-            if !auth::authorized(req.headers(), token) {
+            if !allowed && ui::is_ui_path(&path) && method == Method::GET {
+                let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                return ui::redirect(&format!("/login?next={}", ui::url_component(next)));
+            }
+            if !allowed {
                 return error_response(&ApiError::Unauthorized);
             }
         }
+        let signed_in = api_token.is_some();
         let posted = (agent_side && path != wire::CONFIG_PATH)
             || path == "/api/v1/sql"
             || alerts::post_target(&path).is_some();
@@ -393,7 +404,9 @@ impl Server {
                 if path == wire::CONFIG_PATH {
                     return agent_config(ingest.as_deref(), &method);
                 }
-                if let Some(page) = ui::page(&*catalog, &method, &path, query.as_deref(), now) {
+                if let Some(page) =
+                    ui::page(&*catalog, &method, &path, query.as_deref(), now, signed_in)
+                {
                     return page;
                 }
                 route(&*catalog, &method, &path, query.as_deref(), now)
@@ -420,6 +433,54 @@ impl Server {
         let answered =
             tokio::task::spawn_blocking(move || server.post(&path, &body, from_form)).await;
         answered.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
+    }
+
+    /// The login form (`GET /login?next=`), signing in (`POST /login` with
+    /// the form fields `token` and `next`: a session cookie and a redirect
+    /// to `next`) and out (`POST /logout`). Without an API token there is
+    /// nothing to sign in to: both go to the overview.
+    async fn login(&self, req: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {
+        let Some(token) = self.tokens.api.as_deref() else {
+            return ui::redirect("/");
+        };
+        let method = req.method().clone();
+        let query = req.uri().query().unwrap_or("").to_string();
+        if path == "/logout" {
+            if method != Method::POST {
+                return error_response(&ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                    allowed: "POST",
+                });
+            }
+            let mut resp = ui::redirect("/login");
+            set_cookie(&mut resp, &auth::clear_session());
+            return resp;
+        }
+        match method {
+            Method::GET => {
+                let next = form_to_json(query.as_bytes());
+                ui::login_page(&safe_next(next["next"].as_str()), None)
+            }
+            Method::POST => {
+                let body = match read_body(req, self.max_body_bytes).await {
+                    Ok(body) => body,
+                    Err(e) => return error_response(&e),
+                };
+                let form = form_to_json(&body);
+                let next = safe_next(form["next"].as_str());
+                let given = form["token"].as_str().unwrap_or_default();
+                if !auth::token_matches(given, token) {
+                    return ui::login_page(&next, Some("That is not the API token."));
+                }
+                let mut resp = ui::redirect(&next);
+                set_cookie(&mut resp, &auth::set_session(token, self.tls.is_some()));
+                resp
+            }
+            _ => error_response(&ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allowed: "GET, POST",
+            }),
+        }
     }
 
     /// Answers a POST to `path` with `body`; `from_form` when the body is
@@ -524,6 +585,21 @@ async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiErr
 /// A JSON body of an agent request.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
     serde_json::from_slice(body).map_err(|e| IngestError::BadRequest(format!("bad JSON body: {e}")))
+}
+
+/// Where a login may go next: a path on this server (`/…`, not `//host`),
+/// else the overview.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+fn set_cookie(resp: &mut Response<Full<Bytes>>, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(SET_COOKIE, v);
+    }
 }
 
 /// A form-encoded body as a JSON object of strings, with `minutes` as a
@@ -940,6 +1016,17 @@ mod tests {
         assert_eq!(parse_time("2026-11-20T02:00:00Z"), Some(1_795_140_000));
         assert_eq!(parse_time("2026-11-20T10:00:00 08:00"), Some(1_795_140_000));
         assert_eq!(parse_time("2026-11-20"), None);
+    }
+
+    #[test]
+    fn login_goes_only_to_local_paths() {
+        assert_eq!(
+            safe_next(Some("/apps/trade?span=60")),
+            "/apps/trade?span=60"
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(None), "/");
     }
 
     #[test]

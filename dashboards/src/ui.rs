@@ -44,7 +44,7 @@ pub use params::Params;
 const CSS: &str = include_str!("ui/vigil.css");
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("ui/templates/base.html")),
     ("overview.html", include_str!("ui/templates/overview.html")),
     ("app.html", include_str!("ui/templates/app.html")),
@@ -54,6 +54,7 @@ const TEMPLATES: [(&str, &str); 9] = [
     ("agents.html", include_str!("ui/templates/agents.html")),
     ("records.html", include_str!("ui/templates/records.html")),
     ("legend.html", include_str!("ui/templates/legend.html")),
+    ("login.html", include_str!("ui/templates/login.html")),
 ];
 
 /// The template environment, built once.
@@ -83,19 +84,27 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// Whether `path` belongs to the UI (and so to its cookie login).
+/// Whether `path` belongs to the UI: a visitor without the session cookie
+/// is sent to the login page rather than answered 401.
 pub fn is_ui_path(path: &str) -> bool {
     !(path.starts_with("/api/") || path == "/metrics" || path == "/healthz")
 }
 
+/// Paths open without a token: the login form and the stylesheet it uses.
+pub fn is_open_path(path: &str) -> bool {
+    matches!(path, "/login" | "/static/vigil.css" | "/healthz")
+}
+
 /// Answers a GET of a UI page, or `None` when `path` is not a page.
-/// `now_s` is the default end of time ranges.
+/// `now_s` is the default end of time ranges; `signed_in` (the visitor
+/// logged in with the API token) shows the sign-out button.
 pub fn page(
     catalog: &dyn Catalog,
     method: &Method,
     path: &str,
     query: Option<&str>,
     now_s: i64,
+    signed_in: bool,
 ) -> Option<Response<Full<Bytes>>> {
     let segments: Vec<String> = path
         .trim_start_matches('/')
@@ -136,11 +145,29 @@ pub fn page(
         ["alerts"] => alerts::render(catalog, &params),
         ["agents"] => agents::render(catalog, &params),
         _ => Err(ApiError::NotFound(path.to_string())),
-    };
+    }
+    .and_then(|page| page.render(signed_in));
     Some(match rendered {
         Ok(html) => text(StatusCode::OK, "text/html; charset=utf-8", html),
         Err(e) => error_page(&e),
     })
+}
+
+/// The login page, with `error` shown when the last try failed; `next` is
+/// where a successful login goes.
+pub fn login_page(next: &str, error: Option<&str>) -> Response<Full<Bytes>> {
+    let ctx = serde_json::json!({ "title": "Sign in", "next": next, "error": error });
+    match render_template("login.html", &ctx) {
+        Ok(html) => {
+            let status = if error.is_some() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            text(status, "text/html; charset=utf-8", html)
+        }
+        Err(e) => error_page(&e),
+    }
 }
 
 /// A `303 See Other` to `location` (after a form's POST).
@@ -159,6 +186,31 @@ pub fn redirect(location: &str) -> Response<Full<Bytes>> {
 /// Escapes a query-string component (for links built outside the UI).
 pub fn url_component(s: &str) -> String {
     format::url(s)
+}
+
+/// A page to render: a template and its context.
+#[derive(Debug, Clone)]
+pub struct Page {
+    template: &'static str,
+    ctx: J,
+}
+
+impl Page {
+    /// The page of template `template` with context `ctx` (a JSON object).
+    fn of(template: &'static str, ctx: &J) -> Result<Page, ApiError> {
+        Ok(Page {
+            template,
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Renders the page; `signed_in` shows the sign-out button.
+    fn render(mut self, signed_in: bool) -> Result<String, ApiError> {
+        if let J::Object(map) = &mut self.ctx {
+            map.insert("signed_in".into(), J::Bool(signed_in));
+        }
+        render_template(self.template, &self.ctx)
+    }
 }
 
 /// Renders template `name` with `ctx`.

@@ -5,11 +5,11 @@ use serde_json::{json, Value as J};
 
 use super::format;
 use super::params::Params;
-use super::render_template;
+use super::Page;
 use crate::api::{parse_time, ApiError, Catalog};
 
 /// Renders the agents page.
-pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError> {
+pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<Page, ApiError> {
     let tz = format::display_tz(&catalog.monitors());
     let agents: Vec<J> = catalog.agents().iter().map(|a| agent(a, tz)).collect();
     let count = |state: &str| agents.iter().filter(|a| a["state"] == state).count();
@@ -17,7 +17,7 @@ pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError
         .into_iter()
         .map(|s| json!({"state": s, "count": count(s)}))
         .collect();
-    render_template(
+    Page::of(
         "agents.html",
         &json!({
             "title": "Agents",

@@ -10,7 +10,7 @@ use serde_json::{json, Value as J};
 
 use super::format;
 use super::params::{parse_local, Params};
-use super::render_template;
+use super::Page;
 use crate::api::{ApiError, Catalog, HistoryQuery};
 
 /// One alert history record, as the catalog gives it.
@@ -160,7 +160,7 @@ pub fn rules(catalog: &dyn Catalog, now_s: i64) -> Result<Vec<Rule>, ApiError> {
 }
 
 /// Renders the alerts page, the history filtered by `params`.
-pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError> {
+pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<Page, ApiError> {
     let monitors = catalog.monitors();
     let tz = format::display_tz(&monitors);
     let now = params.now_s();
@@ -208,7 +208,7 @@ pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError
         .iter()
         .map(|r| r.to_json(tz, app_of.get(r.monitor.as_str()).copied()))
         .collect();
-    render_template(
+    Page::of(
         "alerts.html",
         &json!({
             "title": "Alerts",

@@ -12,8 +12,8 @@ use super::format;
 use super::monitors::{axis, legend, lines_of, rows};
 use super::overview::{errors_by_app, instances_of, range_json};
 use super::params::{Params, Range, DEFAULT_SPAN_MIN};
-use super::render_template;
 use super::series::{self, Line};
+use super::Page;
 use crate::api::{ApiError, Catalog, MonitorInfo};
 
 /// Most keys or labels in a monitor's table.
@@ -48,7 +48,7 @@ const PORT_VALUES: [(&str, &str); 3] = [
 ];
 
 /// Renders the page of `app`.
-pub fn render(catalog: &dyn Catalog, app: &str, params: &Params) -> Result<String, ApiError> {
+pub fn render(catalog: &dyn Catalog, app: &str, params: &Params) -> Result<Page, ApiError> {
     let all = catalog.monitors();
     let monitors: Vec<&MonitorInfo> = all
         .iter()
@@ -78,7 +78,7 @@ pub fn render(catalog: &dyn Catalog, app: &str, params: &Params) -> Result<Strin
             json!({"name": v, "href": href, "current": v == view.name()})
         })
         .collect();
-    render_template(
+    Page::of(
         "app.html",
         &json!({
             "title": format!("App {app}"),

@@ -11,8 +11,8 @@ use super::chart::{self, Axis};
 use super::format;
 use super::overview::range_json;
 use super::params::{Params, Range, DEFAULT_SPAN_MIN};
-use super::render_template;
 use super::series::{self, Line};
+use super::Page;
 use crate::api::{ApiError, Catalog, MonitorInfo, RowsRequest};
 
 /// Most lines in a chart.
@@ -23,7 +23,7 @@ const TABLE_MINUTES: usize = 30;
 const TABLE_ROWS: usize = 600;
 
 /// Renders the list of monitors with their counters.
-pub fn render_list(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError> {
+pub fn render_list(catalog: &dyn Catalog, params: &Params) -> Result<Page, ApiError> {
     let monitors = catalog.monitors();
     let tz = format::display_tz(&monitors);
     let list: Vec<J> = monitors
@@ -48,7 +48,7 @@ pub fn render_list(catalog: &dyn Catalog, params: &Params) -> Result<String, Api
             })
         })
         .collect();
-    render_template(
+    Page::of(
         "monitors.html",
         &json!({
             "title": "Monitors",
@@ -141,7 +141,7 @@ pub fn compare_lines(earlier: Vec<Line>, lines: &[Line], shift: i64, label: &str
 }
 
 /// Renders the page of monitor `name`.
-pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<String, ApiError> {
+pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page, ApiError> {
     let info = find(catalog, name)?;
     let range = params.range(info.timezone, DEFAULT_SPAN_MIN)?;
     let view = params.view()?;
@@ -220,7 +220,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Stri
             })
         })
         .collect();
-    render_template(
+    Page::of(
         "monitor.html",
         &json!({
             "title": format!("Monitor {}", info.name),

@@ -12,7 +12,7 @@ use super::alerts::{history, Record};
 use super::chart::{self, Axis, Bar};
 use super::format;
 use super::params::{Params, Range, DEFAULT_SPAN_MIN};
-use super::render_template;
+use super::Page;
 use crate::api::{ApiError, Catalog, MonitorInfo, RowsRequest};
 
 /// Levels in order of urgency.
@@ -22,7 +22,7 @@ pub const LEVELS: [&str; 5] = ["P0", "P1", "P2", "P3", "P4"];
 const TOP: usize = 5;
 
 /// Renders the overview as of the end of `params`' range.
-pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError> {
+pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<Page, ApiError> {
     let monitors = catalog.monitors();
     let tz = format::display_tz(&monitors);
     let range = params.range(tz, DEFAULT_SPAN_MIN)?;
@@ -93,7 +93,7 @@ pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<String, ApiError
         .map(|r| r.to_json(tz, app_of.get(r.monitor.as_str()).copied()))
         .collect();
     let healthy = app_list.iter().filter(|a| a["alerting"] == false).count();
-    render_template(
+    Page::of(
         "overview.html",
         &json!({
             "title": "Overview",

@@ -106,7 +106,7 @@ impl Catalog for Shop {
 /// GETs `target` from the UI: status and body.
 fn get(target: &str) -> (u16, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let resp = ui::page(&Shop, &Method::GET, path, Some(query), T0 + 300)
+    let resp = ui::page(&Shop, &Method::GET, path, Some(query), T0 + 300, false)
         .unwrap_or_else(|| panic!("{target} is not a UI page"));
     let status = resp.status().as_u16();
     let body = futures_body(resp.into_body());
@@ -196,4 +196,103 @@ fn agents_page_shows_state_and_errors() {
     assert!(html.contains("node-1") && html.contains("app=shop"));
     assert!(html.contains("cannot read /var/log/x.log"));
     assert!(html.contains("2026-11-20 10:05:00"));
+}
+
+/// One raw HTTP/1.1 request to `addr`: status, head and body.
+fn http(addr: std::net::SocketAddr, request: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn get_with(addr: std::net::SocketAddr, target: &str, cookie: &str) -> (u16, String, String) {
+    http(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{cookie}\r\n"),
+    )
+}
+
+fn post_form(addr: std::net::SocketAddr, target: &str, cookie: &str, form: &str) -> (u16, String) {
+    let (status, head, _) = http(
+        addr,
+        &format!(
+            "POST {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    (status, head)
+}
+
+#[test]
+fn the_ui_signs_in_with_the_api_token_and_keeps_it_out_of_urls() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = vigil_dashboards::api::Server::new(std::sync::Arc::new(Shop)).with_tokens(
+        vigil_dashboards::api::Tokens {
+            ingest: None,
+            api: Some("s3cret".into()),
+        },
+    );
+    let task = runtime.spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    // A page without the cookie goes to the login form, which remembers it.
+    let (status, head, _) = get_with(addr, "/monitors?span=15", "");
+    assert_eq!(status, 303);
+    assert!(
+        head.contains("location: /login?next=%2Fmonitors%3Fspan%3D15"),
+        "{head}"
+    );
+    let (status, _, body) = get_with(addr, "/login?next=%2Fmonitors", "");
+    assert_eq!(status, 200);
+    assert!(body.contains("name=\"next\" value=\"/monitors\""), "{body}");
+    // The API still answers 401 without a token.
+    assert_eq!(get_with(addr, "/api/v1/monitors", "").0, 401);
+
+    let (status, _) = post_form(addr, "/login", "", "token=wrong&next=%2Fmonitors");
+    assert_eq!(status, 401);
+    let (status, head) = post_form(addr, "/login", "", "token=s3cret&next=%2Fmonitors");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /monitors\r\n"), "{head}");
+    let cookie_line = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie: "))
+        .expect("a session cookie");
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    assert!(!head.contains("s3cret"));
+    let session = cookie_line
+        .trim_start_matches("set-cookie: ")
+        .split(';')
+        .next()
+        .unwrap();
+    let cookie = format!("Cookie: {session}\r\n");
+
+    let (status, _, body) = get_with(addr, "/monitors", &cookie);
+    assert_eq!(status, 200);
+    assert!(body.contains("Sign out") && body.contains("pay_service"));
+    assert_eq!(get_with(addr, "/api/v1/monitors", &cookie).0, 200);
+    // A bearer header keeps working for API callers.
+    assert_eq!(
+        get_with(addr, "/api/v1/monitors", "Authorization: Bearer s3cret\r\n").0,
+        200
+    );
+    let (status, head) = post_form(addr, "/logout", &cookie, "");
+    assert_eq!(status, 303);
+    assert!(head.contains("Max-Age=0"), "{head}");
+
+    let _ = stop.send(());
+    runtime.block_on(task).unwrap();
 }
