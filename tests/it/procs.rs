@@ -20,13 +20,7 @@ impl Proc {
     /// Starts `vigil collector` on `listen` (`127.0.0.1:0` for any port)
     /// and waits until it listens. `env` is added to its environment.
     pub fn collector(config: &Path, data: &Path, listen: &str, env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("collector")
-            .arg("--config")
-            .arg(config)
-            .arg("--data")
-            .arg(data)
-            .args(["--listen", listen, "--close-after", "1", "--heartbeat", "1"]);
+        let mut cmd = collector_command(config, data, listen);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -65,17 +59,8 @@ impl Proc {
     /// Starts `vigil collector` serving HTTPS with `cert` and `key` on any
     /// port, and waits until it listens.
     pub fn collector_tls(config: &Path, data: &Path, cert: &Path, key: &Path) -> Proc {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("collector")
-            .arg("--config")
-            .arg(config)
-            .arg("--data")
-            .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--close-after", "1"])
-            .arg("--tls-cert")
-            .arg(cert)
-            .arg("--tls-key")
-            .arg(key);
+        let mut cmd = collector_command(config, data, "127.0.0.1:0");
+        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         Proc::spawn(cmd, "vigil collector listening on https://")
     }
 
@@ -141,6 +126,19 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `vigil collector` on `config` and `data`, listening on `listen`, closing
+/// minutes 1 s after their end, with 1 s heartbeats.
+fn collector_command(config: &Path, data: &Path, listen: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("collector")
+        .arg("--config")
+        .arg(config)
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", listen, "--close-after", "1", "--heartbeat", "1"]);
+    cmd
 }
 
 /// One HTTP/1.1 request; returns the status and the body.
