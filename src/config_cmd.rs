@@ -121,6 +121,7 @@ fn export(config: &Path, selection: &Selection) -> Result<ExitCode> {
             apps: specs.iter().flat_map(|s| s.apps.clone()).collect(),
             alerts: merged_alerts(&specs),
             notification: specs.iter().find_map(|s| s.notification.clone()),
+            dashboards: specs.iter().flat_map(|s| s.dashboards.clone()).collect(),
         },
         Selection::App(name) => app_spec(&specs, name)?,
     };
@@ -180,6 +181,7 @@ fn app_spec(specs: &[ConfigSpec], name: &str) -> Result<ConfigSpec> {
         apps,
         alerts: None,
         notification: None,
+        dashboards: Vec::new(),
     })
 }
 
@@ -264,6 +266,7 @@ fn import(opts: &Import) -> Result<ExitCode> {
         apps: [kept.apps, incoming.apps].concat(),
         alerts: incoming.alerts.or(kept.alerts),
         notification: incoming.notification.or(kept.notification),
+        dashboards: [kept.dashboards, incoming.dashboards].concat(),
     };
     let new_text = format!(
         "# Written by `vigil config import`: an import replaces the entries of the\n# same name here. Edit the files written by hand, not this one.\n{}",

@@ -58,6 +58,37 @@ struct CollectorCatalog {
     collector: Arc<Collector>,
     alerts: Arc<AlertService>,
     sql: SqlEngine,
+    dashboards: Dashboards,
+}
+
+/// The dashboards of the configuration files, read again when the files
+/// change; a configuration that does not load keeps the last good ones
+/// (as the collector keeps its running configuration).
+struct Dashboards {
+    config: PathBuf,
+    /// The configuration version read last, and its dashboards.
+    loaded: std::sync::Mutex<(String, Vec<vigil_config::dashboard::Dashboard>)>,
+}
+
+impl Dashboards {
+    fn new(config: &std::path::Path) -> Self {
+        Dashboards {
+            config: config.to_path_buf(),
+            loaded: std::sync::Mutex::new((String::new(), Vec::new())),
+        }
+    }
+
+    fn get(&self) -> Vec<vigil_config::dashboard::Dashboard> {
+        let version = config_version(&self.config).unwrap_or_default();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.0 != version {
+            if let Ok(config) = crate::check::load(&self.config) {
+                loaded.1 = config.dashboards;
+            }
+            loaded.0 = version;
+        }
+        loaded.1.clone()
+    }
 }
 
 impl Catalog for CollectorCatalog {
@@ -149,6 +180,10 @@ impl Catalog for CollectorCatalog {
     fn resume_alert(&self, rule: &str) -> Result<J, ApiError> {
         self.alerts.resume(rule)
     }
+
+    fn dashboards(&self) -> Vec<vigil_config::dashboard::Dashboard> {
+        self.dashboards.get()
+    }
 }
 
 /// Loads the configuration at `opts.config` with its version.
@@ -214,6 +249,7 @@ pub fn run<T>(
         collector: collector.clone(),
         alerts: alerts.clone(),
         sql: SqlEngine::new(collector.store().clone()),
+        dashboards: Dashboards::new(&opts.config),
     }))
     .with_ingest(collector.clone())
     .with_tokens(opts.tokens.clone());

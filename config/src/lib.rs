@@ -11,12 +11,14 @@
 //! - [`alert`]: resolved alert rules and notification settings.
 //! - [`apps`]: applications monitored through a preset (`apps:`); the
 //!   [`presets`] write them out as ordinary monitors at load time.
+//! - [`dashboard`]: custom dashboards of the web UI (`dashboards:`).
 //! - [`time_format`]: the named time formats and strftime patterns.
 //!
 //! This crate knows no runtime: no threads, no sockets, no Arrow.
 
 pub mod alert;
 pub mod apps;
+pub mod dashboard;
 pub mod error;
 pub mod locate;
 pub mod monitor;

@@ -25,6 +25,8 @@ pub struct Config {
     /// Applications of the `apps:` entries, in the order they were written;
     /// the monitors their presets made are in `monitors` like any other.
     pub apps: Vec<App>,
+    /// Custom dashboards, in the order they were written.
+    pub dashboards: Vec<crate::dashboard::Dashboard>,
 }
 
 impl Config {

@@ -30,6 +30,10 @@ pub struct ConfigSpec {
     /// and channel settings. At most one of the loaded files may have it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationSpec>,
+    /// Custom dashboards of the web UI: pages of reports on a 12-column
+    /// grid, each showing monitors' values as tables or trend charts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dashboards: Vec<crate::dashboard::DashboardSpec>,
 }
 
 /// What a monitor computes.

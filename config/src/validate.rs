@@ -15,6 +15,7 @@ use crate::time_format::TimeFormat;
 
 mod alerts;
 mod apps;
+mod dashboards;
 mod notification;
 
 /// Default distinct keys per minute.
@@ -96,6 +97,7 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
     let mut app_names: HashMap<String, Diagnostic> = HashMap::new();
     let mut archives = Vec::new();
     let mut alert_load = alerts::AlertLoad::default();
+    let mut dashboard_load = dashboards::DashboardLoad::default();
     for (file, text) in texts {
         let loc = Locator::new(text);
         let (spec, shape_errors) = match parse_spec(file, text, &loc) {
@@ -130,9 +132,11 @@ pub fn load_texts(texts: &[(PathBuf, String)], opts: &LoadOptions) -> Result<Con
             config.apps.push(app);
         }
         alert_load.file(&mut ctx, &spec);
+        dashboard_load.file(&mut ctx, &spec.dashboards);
         diags.extend(ctx.diags);
     }
     alert_load.finish(&mut config, opts, &mut diags);
+    dashboard_load.finish(&mut config, &mut diags);
     for (of, mut d) in archives {
         match config.monitor(&of).map(|m| &m.kind) {
             None => {
@@ -171,6 +175,8 @@ struct Shape {
     alerts: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     notification: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    dashboards: Vec<serde_yaml_ng::Value>,
 }
 
 /// The parts of a file that fit the format.
@@ -184,6 +190,8 @@ struct Parsed {
     alerts: Option<BuiltinAlertsSpec>,
     /// The `notification:` section.
     notification: Option<NotificationSpec>,
+    /// Dashboards, each with its index in the file.
+    dashboards: Vec<(usize, crate::dashboard::DashboardSpec)>,
     /// Whether a top-level section was present but did not fit the format
     /// (checks that need it whole are then skipped).
     broken_section: bool,
@@ -205,6 +213,7 @@ fn parse_spec(
             apps: spec.apps.into_iter().enumerate().collect(),
             alerts: spec.alerts,
             notification: spec.notification,
+            dashboards: spec.dashboards.into_iter().enumerate().collect(),
             broken_section: false,
         };
         return Ok((parsed, Vec::new()));
@@ -267,6 +276,16 @@ fn parse_spec(
                 parsed.broken_section = true;
                 shape_error(&[Seg::from("alerts")], "alerts", e);
             }
+        }
+    }
+    for (i, value) in shape.dashboards.into_iter().enumerate() {
+        match serde_yaml_ng::from_value::<crate::dashboard::DashboardSpec>(value) {
+            Ok(d) => parsed.dashboards.push((i, d)),
+            Err(e) => shape_error(
+                &[Seg::from("dashboards"), Seg::Index(i)],
+                &format!("dashboard {}", i + 1),
+                e,
+            ),
         }
     }
     if let Some(value) = shape.notification {

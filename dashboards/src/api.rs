@@ -152,6 +152,12 @@ pub trait Catalog: Send + Sync + 'static {
     fn resume_alert(&self, rule: &str) -> Result<J, ApiError> {
         Err(ApiError::NotFound(format!("alert rule {rule}")))
     }
+
+    /// The custom dashboards of the configuration (the UI's
+    /// `/dashboards/{name}` pages).
+    fn dashboards(&self) -> Vec<vigil_config::dashboard::Dashboard> {
+        Vec::new()
+    }
 }
 
 /// What a rows request asks the [`Catalog`] for.

@@ -4,10 +4,11 @@
 //! A tour:
 //!
 //! - [`page`] answers a UI path (`/`, `/apps/{app}`, `/monitors`,
-//!   `/monitors/{name}`, `/alerts`, `/agents`, `/static/vigil.css`) or
-//!   returns `None` for paths that are not the UI's.
-//! - Each page module (`overview`, `app`, `monitors`, `alerts`, `agents`)
-//!   reads through the [`Catalog`] and builds a JSON context
+//!   `/monitors/{name}`, `/alerts`, `/agents`, `/dashboards`,
+//!   `/dashboards/{name}`, `/static/vigil.css`) or returns `None` for
+//!   paths that are not the UI's.
+//! - Each page module (`overview`, `app`, `monitors`, `alerts`, `agents`,
+//!   `dashboard`: the YAML dashboards of the configuration) reads through the [`Catalog`] and builds a JSON context
 //!   that a minijinja template (embedded from `ui/templates/`) renders.
 //! - `params` parses the query string (time range, view, filters); `series`
 //!   folds rows into per-minute series; `chart` draws them with plotters'
@@ -32,6 +33,7 @@ mod agents;
 mod alerts;
 mod app;
 mod chart;
+mod dashboard;
 mod format;
 mod monitors;
 mod overview;
@@ -44,7 +46,7 @@ pub use params::Params;
 const CSS: &str = include_str!("ui/vigil.css");
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("ui/templates/base.html")),
     ("overview.html", include_str!("ui/templates/overview.html")),
     ("app.html", include_str!("ui/templates/app.html")),
@@ -52,6 +54,14 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("monitor.html", include_str!("ui/templates/monitor.html")),
     ("alerts.html", include_str!("ui/templates/alerts.html")),
     ("agents.html", include_str!("ui/templates/agents.html")),
+    (
+        "dashboards.html",
+        include_str!("ui/templates/dashboards.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("ui/templates/dashboard.html"),
+    ),
     ("records.html", include_str!("ui/templates/records.html")),
     ("legend.html", include_str!("ui/templates/legend.html")),
     ("login.html", include_str!("ui/templates/login.html")),
@@ -119,6 +129,8 @@ pub fn page(
             | ["monitors", _]
             | ["alerts"]
             | ["agents"]
+            | ["dashboards"]
+            | ["dashboards", _]
             | ["static", "vigil.css"]
     );
     if !known {
@@ -144,6 +156,8 @@ pub fn page(
         ["monitors", name] => monitors::render(catalog, name, &params),
         ["alerts"] => alerts::render(catalog, &params),
         ["agents"] => agents::render(catalog, &params),
+        ["dashboards"] => dashboard::render_list(catalog),
+        ["dashboards", name] => dashboard::render(catalog, name, &params),
         _ => Err(ApiError::NotFound(path.to_string())),
     }
     .and_then(|page| page.render(signed_in));

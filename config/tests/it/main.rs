@@ -9,6 +9,7 @@ use vigil_config::{load, Error, Kind, LoadOptions};
 
 mod alerts;
 mod apps;
+mod dashboards;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")

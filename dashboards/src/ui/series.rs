@@ -99,8 +99,9 @@ pub fn summary(
     }
 }
 
-/// [`fold`] with the bucket of each row given by `bucket`.
-fn fold_with(
+/// [`fold`] with the bucket of each row given by `bucket` (rows of one
+/// group and bucket combined).
+pub fn fold_with(
     rows: &[MinuteRow],
     value: &str,
     values: &[String],

@@ -4,6 +4,9 @@
 use http_body_util::BodyExt;
 use hyper::Method;
 use serde_json::{json, Value as J};
+use vigil_config::dashboard::{
+    Dashboard, MonitorValue, NumberFormat, Op, Report, ReportKind, Source, SourceValue, Thresholds,
+};
 use vigil_dashboards::api::{ApiError, Catalog, HistoryQuery, MonitorInfo, RowsRequest};
 use vigil_dashboards::ui;
 use vigil_model::{Counters, MinuteRow, Value, View};
@@ -90,6 +93,10 @@ impl Catalog for Shop {
         }]))
     }
 
+    fn dashboards(&self) -> Vec<Dashboard> {
+        vec![pay_dashboard()]
+    }
+
     fn alert_history(&self, q: &HistoryQuery) -> Result<J, ApiError> {
         let record = json!({
             "id": 7, "rule": "pay_service/rate_low", "monitor": "pay_service", "alert": "rate_low",
@@ -100,6 +107,84 @@ impl Catalog for Shop {
         });
         let overlaps = T0 < q.to_s && T0 + 60 > q.from_s;
         Ok(J::Array(if overlaps { vec![record] } else { vec![] }))
+    }
+}
+
+/// A dashboard over `pay_service`: methods across the minutes, the
+/// service table, and a computed fail rate per method.
+fn pay_dashboard() -> Dashboard {
+    let source = |value: &str| Source {
+        label: value.to_string(),
+        value: SourceValue::Value(MonitorValue {
+            monitor: "pay_service".into(),
+            value: value.into(),
+        }),
+        keys: Vec::new(),
+        format: NumberFormat::default(),
+        thresholds: Thresholds::default(),
+        link: None,
+    };
+    let report = |title: &str, kind: ReportKind, sources: Vec<Source>| Report {
+        title: title.into(),
+        kind,
+        width: 6,
+        height: None,
+        link: Some("/monitors/pay_service".into()),
+        span_min: 10,
+        granularity_min: 1,
+        compare_days: vec![1],
+        top: 10,
+        sources,
+    };
+    let fail_rate = Source {
+        label: "fail rate".into(),
+        value: SourceValue::Computed {
+            op: Op::Ratio,
+            left: MonitorValue {
+                monitor: "pay_service".into(),
+                value: "fail".into(),
+            },
+            right: MonitorValue {
+                monitor: "pay_service".into(),
+                value: "total".into(),
+            },
+        },
+        format: NumberFormat {
+            decimals: Some(1),
+            percent: true,
+        },
+        thresholds: Thresholds {
+            orange: Some(0.05),
+            red: Some(0.1),
+        },
+        ..source("fail")
+    };
+    Dashboard {
+        name: "pay".into(),
+        title: "Payments".into(),
+        span_min: 10,
+        granularity_min: 1,
+        reports: vec![
+            report(
+                "Calls per method",
+                ReportKind::KeysAcross,
+                vec![source("total")],
+            ),
+            report("Service", ReportKind::Service, vec![source("")]),
+            report(
+                "Fail rate",
+                ReportKind::CurrentKeys,
+                vec![source("total"), fail_rate],
+            ),
+            report("Calls", ReportKind::Trend, vec![source("total")]),
+            report("Most calls", ReportKind::Top, vec![source("total")]),
+            report("Minutes", ReportKind::MinutesKeys, vec![source("fail")]),
+            report(
+                "Last minutes",
+                ReportKind::LastMinutes,
+                vec![source("total")],
+            ),
+        ],
     }
 }
 
@@ -295,4 +380,40 @@ fn the_ui_signs_in_with_the_api_token_and_keeps_it_out_of_urls() {
 
     let _ = stop.send(());
     runtime.block_on(task).unwrap();
+}
+
+#[test]
+fn dashboards_show_every_report_type() {
+    let (status, html) = get("/dashboards");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("href=\"/dashboards/pay\">Payments</a>"),
+        "{html}"
+    );
+    let (status, html) = get("/dashboards/pay?to=2026-11-20T10:05");
+    assert_eq!(status, 200, "{html}");
+    // Methods across, minutes down: 10:00 has create 105 and refund 13.
+    assert!(html.contains("<tr><td>2026-11-20 10:00</td><td class=\"num \">105</td><td class=\"num \">13</td></tr>"), "{html}");
+    // The service table: create over the span, and all methods.
+    assert!(html.contains("<td>create</td><td class=\"num \">215</td><td class=\"num \">208</td><td class=\"num \">7</td><td class=\"num \">96.74%</td>"), "{html}");
+    // The current minute is 10:01 (only create): 0 of 110 failed.
+    assert!(html.contains("minute 2026-11-20 10:01"));
+    assert!(
+        html.contains("<td>create</td><td class=\"num \">110</td><td class=\"num \">0.0%</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<title>total · 2026-11-20 10:00: 118</title>"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/monitors/pay_service\""));
+    // At 10:00 refund failed 2 of 13: red.
+    let (_, html) = get("/dashboards/pay?to=2026-11-20T10:01");
+    assert!(
+        html.contains(
+            "<td>refund</td><td class=\"num \">13</td><td class=\"num cell-red\">15.4%</td>"
+        ),
+        "{html}"
+    );
+    assert_eq!(get("/dashboards/nope").0, 404);
 }
