@@ -269,13 +269,22 @@ alerts: {{ defaults: false }}
     let written = writer
         .join()
         .map_err(|_| anyhow::anyhow!("the log writer panicked"))??;
-    let counters = http_get(
-        &addr,
-        "/api/v1/monitors/calls/counters",
-        Duration::from_secs(5),
-    )
-    .ok()
-    .and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let get = |path: &str| {
+        http_get(&addr, path, Duration::from_secs(5))
+            .ok()
+            .and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    };
+    let counters = get("/api/v1/monitors/calls/counters");
+    // What the agent sampled: series of each built-in monitor at the end.
+    let sampled: Vec<String> = ["system", "jvm", "port"]
+        .iter()
+        .map(|m| {
+            let n = get(&format!("/api/v1/monitors/{m}/latest"))
+                .and_then(|j| j.as_array().map(Vec::len))
+                .unwrap_or(0);
+            format!("{m} {n}")
+        })
+        .collect();
     agent.stop()?;
     collector.stop()?;
     if let Some((mut p, _)) = exporter {
@@ -321,6 +330,7 @@ alerts: {{ defaults: false }}
         .and_then(|c| c["lines"].as_u64())
         .unwrap_or(0);
     println!("lines written {written}, counted by the collector {shipped}");
+    println!("series sampled: {}", sampled.join(", "));
     let met = agent_pct < CPU_TARGET_PERCENT && agent_usage.max_rss < RSS_TARGET_BYTES;
     println!(
         "targets: < {CPU_TARGET_PERCENT} % of a core, < {} MB RSS: {}",
