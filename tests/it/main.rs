@@ -18,3 +18,4 @@ mod run;
 mod support;
 mod time_formats;
 mod tls;
+mod ui;
