@@ -453,9 +453,9 @@ fn bad_options_are_errors() {
         ..Labels::default()
     };
     let stop = AtomicBool::new(false);
-    let bad_url = AgentOptions::new("https://c:1", dir.path(), labels.clone());
+    let bad_url = AgentOptions::new("ftp://c:1", dir.path(), labels.clone());
     let err = Agent::run(bad_url, &stop).unwrap_err();
-    assert!(err.to_string().contains("https://c:1"), "{err}");
+    assert!(err.to_string().contains("ftp://c:1"), "{err}");
     let mut big = AgentOptions::new("http://127.0.0.1:1", dir.path(), labels);
     big.max_frame_bytes = usize::MAX;
     assert!(matches!(
