@@ -229,9 +229,10 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         };
         let thread = AgentThread::start(agent, &metrics)?;
         println!("vigil is running with {}", config.display());
-        println!("  data:     {}", data.display());
+        println!("  dashboard: {scheme}://{addr}/");
         println!("  monitors: {scheme}://{addr}/api/v1/monitors");
-        println!("  metrics:  {scheme}://{addr}/metrics");
+        println!("  metrics: {scheme}://{addr}/metrics");
+        println!("  data: {}", data.display());
         println!("Press Ctrl-C to stop.");
         Ok(thread)
     })
