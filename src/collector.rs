@@ -149,9 +149,10 @@ pub struct Collector {
     reader: Arc<MinuteStore>,
     stats: Stats,
     metrics: Mutex<Rollup>,
-    /// Minutes closed by the log replay at start, handed out by the first
-    /// tick so that alert rules evaluate them too.
-    replay_closed: Mutex<Vec<(String, i64)>>,
+    /// Minutes closed outside a tick (by the log replay at start, by a
+    /// reload), handed out by the next tick so that alert rules evaluate
+    /// them too.
+    pending_closed: Mutex<Vec<(String, i64)>>,
 }
 
 /// Files of the collector's state under the data directory.
@@ -200,7 +201,7 @@ impl Collector {
             Pipeline::new(&loaded.monitors, writer, settings.close_after_ms, &floors)?;
         let wal = Wal::open(&paths.wal, settings.segment_bytes)?;
         let mut replayed = 0u64;
-        let mut replay_closed = Vec::new();
+        let mut pending_closed = Vec::new();
         let active = wal.active_segment();
         for &segment in wal.segments().iter().filter(|&&s| s < active) {
             let mut records = wal.read_segment(segment)?;
@@ -218,7 +219,7 @@ impl Collector {
             if records.torn() {
                 eprintln!("vigil: WAL segment {segment} ends with a torn record (never acknowledged); ignored");
             }
-            replay_closed.extend(pipeline.close(chrono::Utc::now().timestamp_millis())?);
+            pending_closed.extend(pipeline.close(chrono::Utc::now().timestamp_millis())?);
         }
         if replayed > 0 {
             eprintln!("vigil: replayed {replayed} lines from the write-ahead log");
@@ -241,8 +242,14 @@ impl Collector {
             reader,
             stats: Stats::default(),
             metrics: Mutex::new(Rollup::default()),
-            replay_closed: Mutex::new(replay_closed),
+            pending_closed: Mutex::new(pending_closed),
         })
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Vec<(String, i64)>> {
+        self.pending_closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn core(&self) -> MutexGuard<'_, Core> {
@@ -315,8 +322,7 @@ impl Collector {
         let metric_rows =
             self.rollup()
                 .close(now_ms, self.settings.close_after_ms, METRICS_LATENESS_MS);
-        let mut closed =
-            std::mem::take(&mut *self.replay_closed.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut closed = std::mem::take(&mut *self.pending());
         let mut core = self.core();
         let core = &mut *core;
         closed.extend(core.pipeline.close(now_ms)?);
@@ -396,7 +402,8 @@ impl Collector {
         let loaded = Loaded::new(config, version);
         let mut core = self.core();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let floors = core.pipeline.finish(now_ms)?;
+        let (floors, closed) = core.pipeline.finish(now_ms)?;
+        self.pending().extend(closed);
         let store =
             MinuteStore::open(&Paths::new(&self.dir).minutes, self.settings.retention_secs)?;
         let pipeline = Pipeline::new(

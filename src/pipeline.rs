@@ -347,15 +347,16 @@ impl Pipeline {
 
     /// Closes and stores every minute in progress and makes everything
     /// final (before a reload); returns the floors and counters a new
-    /// pipeline continues from.
-    pub fn finish(&mut self, now_ms: i64) -> Result<Floors> {
+    /// pipeline continues from, and the minutes it stored (see
+    /// [`Pipeline::close`]).
+    pub fn finish(&mut self, now_ms: i64) -> Result<(Floors, Vec<(String, i64)>)> {
         for pipe in &mut self.monitors {
             pipe.total.last_rows_ms = i64::MIN;
             for agg in pipe.labelled.values_mut() {
                 agg.last_rows_ms = i64::MIN;
             }
         }
-        self.close(now_ms)?;
+        let closed = self.close(now_ms)?;
         let final_before_ms = self
             .monitors
             .iter()
@@ -366,10 +367,11 @@ impl Pipeline {
                 ))
             })
             .collect();
-        Ok(Floors {
+        let floors = Floors {
             final_before_ms,
             counters: self.counters(),
-        })
+        };
+        Ok((floors, closed))
     }
 
     /// Stores rows of another table (the built-in metrics monitors) through
