@@ -9,6 +9,9 @@
 //! - `GET /healthz`: `200 ok` while the agent loop turns and it can either
 //!   reach the collector or buffer on disk; otherwise `503` and a one-line
 //!   reason (see [`Stats::health`]).
+//! - `GET /livez`: `200 ok` while the agent loop turns (checks 1 and 2 of
+//!   [`Stats::health`] only): a liveness probe that restarts a stuck
+//!   agent, but not one that waits for its collector.
 //! - `GET /metrics`: the Prometheus text format (version 0.0.4) of the
 //!   counters below, plus `process_resident_memory_bytes` and
 //!   `process_cpu_seconds_total` read from `/proc/self`.
@@ -297,6 +300,21 @@ impl Stats {
         self.marks().stopped = Some(reason);
     }
 
+    /// Whether the agent loop is alive (checks 1 and 2 of
+    /// [`Stats::health`]), else the reason, one line.
+    pub fn liveness(&self) -> Result<(), String> {
+        if let Some(reason) = &self.marks().stopped {
+            return Err(format!("agent stopped: {reason}"));
+        }
+        let idle = self
+            .now_ms()
+            .saturating_sub(self.loop_turn_ms.load(Ordering::Relaxed));
+        if idle > self.stall_after_ms.load(Ordering::Relaxed) {
+            return Err(format!("agent loop stalled: no turn for {} s", idle / 1000));
+        }
+        Ok(())
+    }
+
     /// Whether the agent is healthy, else the reason, one line. In order:
     ///
     /// 1. the agent loop ended (stopped, or its state directory failed);
@@ -312,15 +330,9 @@ impl Stats {
     /// the frames is not a failure: nothing is lost and the agent catches
     /// up by itself (see `vigil_agent_last_contact_timestamp_seconds`).
     pub fn health(&self) -> Result<(), String> {
+        self.liveness()?;
         let now = self.now_ms();
         let marks = self.marks();
-        if let Some(reason) = &marks.stopped {
-            return Err(format!("agent stopped: {reason}"));
-        }
-        let idle = now.saturating_sub(self.loop_turn_ms.load(Ordering::Relaxed));
-        if idle > self.stall_after_ms.load(Ordering::Relaxed) {
-            return Err(format!("agent loop stalled: no turn for {} s", idle / 1000));
-        }
         let heartbeat = self.heartbeat_ms.load(Ordering::Relaxed);
         if !self.registered.load(Ordering::Relaxed)
             && now > heartbeat.saturating_mul(UNREGISTERED_HEARTBEATS)
@@ -712,18 +724,24 @@ fn handle(mut stream: TcpStream, stats: &Stats) -> io::Result<()> {
             Ok(()) => respond(&mut stream, 200, "text/plain", "ok\n"),
             Err(reason) => respond(&mut stream, 503, "text/plain", &format!("{reason}\n")),
         },
+        ("GET", "/livez") => match stats.liveness() {
+            Ok(()) => respond(&mut stream, 200, "text/plain", "ok\n"),
+            Err(reason) => respond(&mut stream, 503, "text/plain", &format!("{reason}\n")),
+        },
         ("GET", "/metrics") => respond(
             &mut stream,
             200,
             "text/plain; version=0.0.4; charset=utf-8",
             &stats.render(Path::new("/proc/self")),
         ),
-        (_, "/healthz" | "/metrics") => respond(&mut stream, 405, "text/plain", "only GET\n"),
+        (_, "/healthz" | "/livez" | "/metrics") => {
+            respond(&mut stream, 405, "text/plain", "only GET\n")
+        }
         _ => respond(
             &mut stream,
             404,
             "text/plain",
-            "not found: the agent serves /healthz and /metrics\n",
+            "not found: the agent serves /healthz, /livez and /metrics\n",
         ),
     }
 }

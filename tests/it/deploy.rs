@@ -160,11 +160,11 @@ fn assert_from_secret(c: &Value, name: &str, docs: &BTreeMap<String, Value>) {
     );
 }
 
-/// Checks an HTTP probe on `/healthz` at `port` (given as a number or a
+/// Checks an HTTP probe on `path` at `port` (given as a number or a
 /// container port name).
-fn assert_health_probe(c: &Value, probe: &str, port: u64) {
+fn assert_health_probe(c: &Value, probe: &str, path: &str, port: u64) {
     let get = at(c, &format!("{probe}.httpGet"));
-    assert_eq!(get["path"], "/healthz", "{probe}");
+    assert_eq!(get["path"], path, "{probe}");
     let resolved = match &get["port"] {
         Value::Number(n) => n.as_u64().unwrap(),
         Value::String(name) => list(c, "ports")
@@ -281,8 +281,8 @@ fn agent_daemonset_has_what_the_readme_promises() {
 
     // Health endpoint and probes.
     assert_eq!(flag(&args, "--listen"), "0.0.0.0:8687");
-    assert_health_probe(c, "livenessProbe", 8687);
-    assert_health_probe(c, "readinessProbe", 8687);
+    assert_health_probe(c, "livenessProbe", "/livez", 8687);
+    assert_health_probe(c, "readinessProbe", "/healthz", 8687);
 
     // The measured footprint.
     assert_eq!(text(c, "resources.requests.cpu"), "20m");
@@ -356,9 +356,9 @@ fn collector_deployment_has_what_the_readme_promises() {
     assert!(read_only(config));
 
     assert_eq!(flag(&args, "--listen"), "0.0.0.0:8686");
-    assert_health_probe(c, "livenessProbe", 8686);
-    assert_health_probe(c, "readinessProbe", 8686);
-    assert_health_probe(c, "startupProbe", 8686);
+    assert_health_probe(c, "livenessProbe", "/healthz", 8686);
+    assert_health_probe(c, "readinessProbe", "/healthz", 8686);
+    assert_health_probe(c, "startupProbe", "/healthz", 8686);
     assert_from_secret(c, "VIGIL_INGEST_TOKEN", &docs);
     assert_from_secret(c, "VIGIL_API_TOKEN", &docs);
     for key in [

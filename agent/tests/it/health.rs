@@ -244,6 +244,10 @@ fn counters_after_shipping_known_lines() {
         healthz(agent.addr()),
         (503, "agent stopped: shut down\n".into())
     );
+    assert_eq!(
+        request(agent.addr(), "GET", "/livez"),
+        (503, "agent stopped: shut down\n".into())
+    );
     let m = metrics(agent.addr());
     assert_eq!(value(&m, "vigil_agent_healthy"), 0.0);
     assert_eq!(value(&m, "vigil_agent_lines_shipped_total"), 20.0);
@@ -332,6 +336,8 @@ fn unhealthy_while_the_spool_is_full() {
     assert!(reason.starts_with("spool full ("), "{reason}");
     assert!(reason.contains("reading paused"), "{reason}");
     assert!(reason.contains("collector last reached"), "{reason}");
+    // Waiting for the collector is not a reason to restart the agent.
+    assert_eq!(request(agent.addr(), "GET", "/livez"), (200, "ok\n".into()));
     let m = metrics(agent.addr());
     assert_eq!(value(&m, "vigil_agent_reading_paused"), 1.0);
     assert_eq!(value(&m, "vigil_agent_spool_frames"), 1.0);
