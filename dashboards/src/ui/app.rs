@@ -10,7 +10,7 @@ use vigil_model::{MinuteRow, View};
 use super::chart;
 use super::format;
 use super::monitors::{axis, legend, lines_of, rows};
-use super::overview::{errors_by_app, instances_of, range_json};
+use super::overview::{errors_in, instances_of, range_json};
 use super::params::{Params, Range, DEFAULT_SPAN_MIN};
 use super::series::{self, Line};
 use super::Page;
@@ -63,11 +63,15 @@ pub fn render(catalog: &dyn Catalog, app: &str, params: &Params) -> Result<Page,
     let range = params.range(tz, DEFAULT_SPAN_MIN)?;
     let view = params.view()?;
     let mut cards = Vec::with_capacity(monitors.len());
+    let mut errors = 0.0;
     for m in &monitors {
-        cards.push(card(catalog, m, &range, view)?);
+        let (c, errors_of_m) = card(catalog, m, &range, view)?;
+        cards.push(c);
+        errors += errors_of_m;
     }
-    let errors = errors_by_app(catalog, &all, &range)?;
-    let instances: BTreeSet<String> = instances_of(catalog, &all, &range)?
+    // Only this app's monitors: the others cannot add to its instances.
+    let own: Vec<MonitorInfo> = monitors.iter().map(|m| (*m).clone()).collect();
+    let instances: BTreeSet<String> = instances_of(catalog, &own, &range)?
         .remove(app)
         .unwrap_or_default();
     let hosts = hosts(catalog, &instances, &range)?;
@@ -88,7 +92,7 @@ pub fn render(catalog: &dyn Catalog, app: &str, params: &Params) -> Result<Page,
             "range": range_json(&range),
             "view": view.name(),
             "views": views,
-            "errors": format::number(errors.get(app).copied().unwrap_or(0.0)),
+            "errors": format::number(errors),
             "history_link": format!("/alerts?from={}&to={}", range.from_s, range.to_s),
             "cards": cards,
             "instances": instances,
@@ -107,10 +111,17 @@ fn chart_values(m: &MonitorInfo) -> Vec<String> {
     }
 }
 
-/// One monitor's chart and table.
-fn card(catalog: &dyn Catalog, m: &MonitorInfo, range: &Range, view: View) -> Result<J, ApiError> {
+/// One monitor's chart and table, and its errors in the range (every row
+/// of a labelled view belongs to one label, so they add up to the total).
+fn card(
+    catalog: &dyn Catalog,
+    m: &MonitorInfo,
+    range: &Range,
+    view: View,
+) -> Result<(J, f64), ApiError> {
     let rows = rows(catalog, &m.name, range.from_s, range.to_s, view, &[])?;
     let values = chart_values(m);
+    let step = series::step_for(range.to_s - range.from_s);
     // Total view: each charted value summed over keys where that is exact,
     // else per key; other views: the first value per label.
     let lines: Vec<Line> = match view {
@@ -118,7 +129,7 @@ fn card(catalog: &dyn Catalog, m: &MonitorInfo, range: &Range, view: View) -> Re
             let summed: Option<Vec<Line>> = values
                 .iter()
                 .map(|v| {
-                    let mut l = series::fold(&rows, v, &m.values, |_| String::new())?;
+                    let mut l = series::fold_step(&rows, v, &m.values, |_| String::new(), step)?;
                     let mut line = l.pop().unwrap_or(Line {
                         name: v.clone(),
                         points: Vec::new(),
@@ -129,11 +140,11 @@ fn card(catalog: &dyn Catalog, m: &MonitorInfo, range: &Range, view: View) -> Re
                 .collect();
             match summed {
                 Some(lines) => lines,
-                None => lines_of(&rows, &values[0], m, view),
+                None => lines_of(&rows, &values[0], m, view, step),
             }
         }
         _ => match values.first() {
-            Some(v) => lines_of(&rows, v, m, view),
+            Some(v) => lines_of(&rows, v, m, view, step),
             None => Vec::new(),
         },
     };
@@ -149,45 +160,32 @@ fn card(catalog: &dyn Catalog, m: &MonitorInfo, range: &Range, view: View) -> Re
         View::Total => series::key_label(r),
         _ => r.keys.first().map(|(_, v)| v.clone()).unwrap_or_default(),
     };
-    let columns: Vec<Vec<(String, Option<f64>)>> = m
-        .values
-        .iter()
-        .map(|v| series::summary(&rows, v, &m.values, group))
-        .collect();
-    let mut table: Vec<(String, Vec<Option<f64>>)> = columns
-        .first()
-        .map(|c| {
-            c.iter()
-                .map(|(name, _)| (name.clone(), Vec::new()))
-                .collect()
-        })
-        .unwrap_or_default();
-    for column in &columns {
-        for (row, (_, v)) in table.iter_mut().zip(column) {
-            row.1.push(*v);
-        }
-    }
+    let mut table = series::summaries(&rows, &m.values, &m.values, group);
     table.sort_by(|a, b| {
         let first = |r: &(String, Vec<Option<f64>>)| r.1.first().copied().flatten().unwrap_or(0.0);
         first(b).total_cmp(&first(a)).then(a.0.cmp(&b.0))
     });
     let more = table.len().saturating_sub(TABLE_GROUPS);
     table.truncate(TABLE_GROUPS);
-    Ok(json!({
-        "name": m.name,
-        "kind": m.kind,
-        "href": format!("/monitors/{}?{}&view={}", format::url(&m.name), range.query(), view.name()),
-        "chart": svg,
-        "legend": legend(&lines, &[]),
-        "group": if view == View::Total { m.keys.join(" / ") } else { view.name().to_string() },
-        "values": m.values,
-        "rows": table.iter().map(|(name, vs)| json!({
-            "name": name,
-            "values": vs.iter().map(|v| v.map_or_else(|| "–".to_string(), format::number)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "more": more,
-        "empty": rows.is_empty(),
-    }))
+    Ok((
+        json!({
+            "name": m.name,
+            "kind": m.kind,
+            "step": super::monitors::step_label(step),
+            "href": format!("/monitors/{}?{}&view={}", format::url(&m.name), range.query(), view.name()),
+            "chart": svg,
+            "legend": legend(&lines, &[]),
+            "group": if view == View::Total { m.keys.join(" / ") } else { view.name().to_string() },
+            "values": m.values,
+            "rows": table.iter().map(|(name, vs)| json!({
+                "name": name,
+                "values": vs.iter().map(|v| v.map_or_else(|| "–".to_string(), format::number)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "more": more,
+            "empty": rows.is_empty(),
+        }),
+        errors_in(m, &rows),
+    ))
 }
 
 /// System, JVM and port metrics of `instances`: charts of CPU and memory

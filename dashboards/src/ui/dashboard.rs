@@ -3,7 +3,7 @@
 //! the page's `to` (default now), in buckets of its granularity.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value as J};
 use vigil_config::dashboard::{
@@ -531,19 +531,11 @@ fn service(reader: &Reader, report: &Report, from_s: i64, to_s: i64) -> Result<J
     let mut rows = reader.rows(&mv.monitor, from_s, to_s)?;
     rows.retain(|r| src.keys.iter().all(|(k, v)| r.key(k) == Some(v.as_str())));
     let values = reader.values_of(&mv.monitor);
-    let per_key: Vec<Vec<(String, Option<f64>)>> = SERVICE_COLUMNS
-        .iter()
-        .map(|(v, _)| series::summary(&rows, v, &values, series::key_label))
-        .collect();
-    let all: Vec<Option<f64>> = SERVICE_COLUMNS
-        .iter()
-        .map(|(v, _)| {
-            series::summary(&rows, v, &values, |_| String::new())
-                .first()
-                .and_then(|(_, x)| *x)
-        })
-        .collect();
-    let keys: BTreeSet<&String> = per_key.iter().flatten().map(|(k, _)| k).collect();
+    let names: Vec<String> = SERVICE_COLUMNS.iter().map(|(v, _)| v.to_string()).collect();
+    let per_key = series::summaries(&rows, &names, &values, series::key_label);
+    let all = series::summaries(&rows, &names, &values, |_| String::new())
+        .pop()
+        .map_or_else(|| vec![None; names.len()], |(_, vs)| vs);
     // The rate is a percentage coloured by the source's thresholds; the
     // counts and the latency are plain.
     let rate = Source {
@@ -575,16 +567,10 @@ fn service(reader: &Reader, report: &Report, from_s: i64, to_s: i64) -> Result<J
             .collect();
         json!({"head": [name], "cells": cells})
     };
-    let mut body: Vec<J> = keys
-        .iter()
+    let mut body: Vec<J> = per_key
+        .into_iter()
         .take(MAX_ROWS)
-        .map(|k| {
-            let vs = per_key
-                .iter()
-                .map(|col| col.iter().find(|(n, _)| n == *k).and_then(|(_, v)| *v))
-                .collect();
-            row(k, vs)
-        })
+        .map(|(k, vs)| row(&k, vs))
         .collect();
     body.push(row("all", all));
     Ok(json!({

@@ -107,17 +107,41 @@ pub fn days_back(t: i64, days: i64, tz: Tz) -> i64 {
         .map_or(days * 86_400, |e| t - e.timestamp())
 }
 
-/// The lines of `value` in `rows`: one per key (total view) or per label
-/// (other views, keys combined where exact), the largest [`MAX_LINES`].
-pub fn lines_of(rows: &[MinuteRow], value: &str, info: &MonitorInfo, view: View) -> Vec<Line> {
-    let folded = if view == View::Total {
-        series::fold(rows, value, &info.values, series::key_label)
-    } else {
-        series::fold(rows, value, &info.values, |r| {
-            r.keys.first().map(|(_, v)| v.clone()).unwrap_or_default()
+/// The lines of `value` in `rows` in buckets of `step_s` seconds: one per
+/// key (total view) or per label (other views, keys combined where exact),
+/// the largest [`MAX_LINES`]. Ranked rows (top monitors) that do not
+/// combine get a line per rank; a value that does not combine over minutes
+/// is drawn per minute.
+pub fn lines_of(
+    rows: &[MinuteRow],
+    value: &str,
+    info: &MonitorInfo,
+    view: View,
+    step_s: i64,
+) -> Vec<Line> {
+    let fold = |step: i64| {
+        let values = &info.values;
+        if view == View::Total {
+            series::fold_step(rows, value, values, series::key_label, step)
+        } else {
+            series::fold_step(
+                rows,
+                value,
+                values,
+                |r| r.keys.first().map(|(_, v)| v.clone()).unwrap_or_default(),
+                step,
+            )
+            .or_else(|| series::fold_step(rows, value, values, series::key_label, step))
+        }
+        .or_else(|| {
+            let by_rank = |r: &MinuteRow| match r.rank {
+                Some(rank) => format!("{} #{rank}", series::key_label(r)),
+                None => series::key_label(r),
+            };
+            series::fold_step(rows, value, values, by_rank, step)
         })
-        .or_else(|| series::fold(rows, value, &info.values, series::key_label))
     };
+    let folded = fold(step_s).or_else(|| fold(60));
     series::top(folded.unwrap_or_default(), MAX_LINES)
 }
 
@@ -168,7 +192,8 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
         view,
         &filters,
     )?;
-    let lines = lines_of(&rows, &value, &info, view);
+    let step = series::step_for(range.to_s - range.from_s);
+    let lines = lines_of(&rows, &value, &info, view, step);
     let compare = params.get("compare");
     let compared = match compare {
         None => Vec::new(),
@@ -193,7 +218,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
                 &filters,
             )?;
             compare_lines(
-                lines_of(&earlier, &value, &info, view),
+                lines_of(&earlier, &value, &info, view, step),
                 &lines,
                 shift,
                 label,
@@ -237,6 +262,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
                 "counters": info.counters,
             },
             "value": value,
+            "step": step_label(step),
             "values": info.values,
             "view": view.name(),
             "compare": compare,
@@ -246,6 +272,16 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             "table": table,
         }),
     )
+}
+
+/// How a chart's bucket is named under its title (`per 5 minutes`), empty
+/// for a minute.
+pub fn step_label(step_s: i64) -> String {
+    match step_s {
+        60 => String::new(),
+        s if s % 3600 == 0 => format!("per {} h", s / 3600),
+        s => format!("per {} minutes", s / 60),
+    }
 }
 
 /// The time axis of a range.
@@ -326,6 +362,33 @@ mod tests {
         let t = 1_774_778_400;
         assert_eq!(days_back(t, 1, berlin), 23 * 3600);
         assert_eq!(days_back(t, 7, chrono_tz::Asia::Shanghai), 7 * 86_400);
+    }
+
+    #[test]
+    fn ranked_rows_get_a_line_per_rank() {
+        let info = MonitorInfo {
+            name: "slowest".into(),
+            kind: "record_top".into(),
+            app: None,
+            keys: vec![],
+            values: vec!["elapsed".into()],
+            timezone: Tz::UTC,
+            counters: Default::default(),
+        };
+        let rows: Vec<MinuteRow> = [(1, 39), (2, 38), (1, 37)]
+            .iter()
+            .enumerate()
+            .map(|(i, (rank, ms))| {
+                let mut r = MinuteRow::new("slowest", (i as i64 / 2) * 60, vec![]);
+                r.rank = Some(*rank);
+                r.values = vec![("elapsed".into(), vigil_model::Value::Int(*ms))];
+                r
+            })
+            .collect();
+        let lines = lines_of(&rows, "elapsed", &info, View::Total, 60);
+        assert_eq!(lines[0].name, "total #1");
+        assert_eq!(lines[0].points, vec![(0, 39.0), (60, 37.0)]);
+        assert_eq!(lines[1].name, "total #2");
     }
 
     #[test]

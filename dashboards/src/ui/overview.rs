@@ -200,6 +200,27 @@ pub fn instances_of(
     Ok(out)
 }
 
+/// The value of `m` that counts errors: `fail` of a service monitor,
+/// `count` of a match_alert monitor or of an error-log monitor (a
+/// minute_stat whose name contains `error`); `None` for the others.
+pub fn error_value(m: &MonitorInfo) -> Option<&'static str> {
+    match m.kind.as_str() {
+        "service_metrics" => Some("fail"),
+        "match_alert" => Some("count"),
+        "minute_stat" if m.name.contains("error") => Some("count"),
+        _ => None,
+    }
+}
+
+/// The errors among `rows` of monitor `m` (see [`error_value`]).
+pub fn errors_in(m: &MonitorInfo, rows: &[MinuteRow]) -> f64 {
+    error_value(m).map_or(0.0, |value| {
+        rows.iter()
+            .filter_map(|r| r.value(value).and_then(|v| v.as_f64()))
+            .sum()
+    })
+}
+
 /// Errors per app in `range`: failed calls of service monitors, matched
 /// lines of match_alert monitors, and lines of error-log monitors (a
 /// minute_stat whose name contains `error`).
@@ -211,12 +232,9 @@ pub fn errors_by_app(
     let mut out = BTreeMap::new();
     for m in monitors {
         let Some(app) = &m.app else { continue };
-        let value = match m.kind.as_str() {
-            "service_metrics" => "fail",
-            "match_alert" => "count",
-            "minute_stat" if m.name.contains("error") => "count",
-            _ => continue,
-        };
+        if error_value(m).is_none() {
+            continue;
+        }
         let request = RowsRequest {
             from_s: range.from_s,
             to_s: range.to_s,
@@ -224,11 +242,7 @@ pub fn errors_by_app(
             live: false,
         };
         let rows = catalog.rows(&m.name, &request).map_err(ApiError::Catalog)?;
-        let sum: f64 = rows
-            .iter()
-            .filter_map(|r| r.value(value).and_then(|v| v.as_f64()))
-            .sum();
-        *out.entry(app.clone()).or_default() += sum;
+        *out.entry(app.clone()).or_default() += errors_in(m, &rows);
     }
     Ok(out)
 }

@@ -55,7 +55,7 @@ fn combine<'a>(value: &'a str, values: &[String]) -> Combine<'a> {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc {
     rows: usize,
     sum: f64,
@@ -63,6 +63,45 @@ struct Acc {
     min: Option<f64>,
     num: f64,
     den: f64,
+}
+
+impl Acc {
+    /// Adds `value` of `row`, combined `how`.
+    fn add(&mut self, how: Combine, value: &str, row: &MinuteRow) {
+        self.rows += 1;
+        let get = |n: &str| row.value(n).and_then(|v| v.as_f64());
+        match how {
+            Combine::Ratio(n, d) => {
+                self.num += get(n).unwrap_or(0.0);
+                self.den += get(d).unwrap_or(0.0);
+            }
+            Combine::Weighted(w) => {
+                if let (Some(v), Some(w)) = (get(value), get(w)) {
+                    self.num += v * w;
+                    self.den += w;
+                }
+            }
+            _ => {
+                if let Some(v) = get(value) {
+                    self.sum += v;
+                    self.max = Some(self.max.map_or(v, |m: f64| m.max(v)));
+                    self.min = Some(self.min.map_or(v, |m: f64| m.min(v)));
+                }
+            }
+        }
+    }
+
+    /// The combined value (for `No`, the one row's).
+    fn value(&self, how: Combine) -> Option<f64> {
+        match how {
+            Combine::Sum => Some(self.sum),
+            Combine::Max | Combine::No => self.max,
+            Combine::Min => self.min,
+            Combine::Ratio(..) | Combine::Weighted(_) => {
+                (self.den != 0.0).then(|| self.num / self.den)
+            }
+        }
+    }
 }
 
 /// Folds `rows` into one line of `value` per group (`group` names a row's
@@ -77,26 +116,72 @@ pub fn fold(
     fold_with(rows, value, values, group, |r| r.minute)
 }
 
-/// `value` over all of `rows` per group (every minute combined), in name
-/// order; `None` for a group whose value does not combine.
-pub fn summary(
+/// Bucket lengths of charts, seconds: a minute up to a day.
+const STEPS: [i64; 9] = [60, 300, 600, 900, 1800, 3600, 7200, 21_600, 86_400];
+
+/// Most points per line of a chart.
+const MAX_POINTS: i64 = 360;
+
+/// The bucket of a chart over `span_s` seconds: the shortest of [`STEPS`]
+/// that keeps a line within [`MAX_POINTS`] points.
+pub fn step_for(span_s: i64) -> i64 {
+    STEPS
+        .into_iter()
+        .find(|step| span_s / step <= MAX_POINTS)
+        .unwrap_or(86_400)
+}
+
+/// [`fold`] in buckets of `step_s` seconds (rows of one group and bucket
+/// combined, so a value that does not combine over minutes gives `None`
+/// unless the step is a minute).
+pub fn fold_step(
     rows: &[MinuteRow],
     value: &str,
     values: &[String],
     group: impl Fn(&MinuteRow) -> String,
-) -> Vec<(String, Option<f64>)> {
-    match fold_with(rows, value, values, &group, |_| 0) {
-        Some(lines) => lines
-            .into_iter()
-            .map(|l| (l.name, l.points.first().map(|(_, v)| *v)))
-            .collect(),
-        None => {
-            let mut names: Vec<String> = rows.iter().map(&group).collect();
-            names.sort();
-            names.dedup();
-            names.into_iter().map(|n| (n, None)).collect()
+    step_s: i64,
+) -> Option<Vec<Line>> {
+    fold_with(rows, value, values, group, |r| {
+        r.minute.div_euclid(step_s) * step_s
+    })
+}
+
+/// Every value of `names` over all of `rows` per group (every minute
+/// combined), groups in name order; `None` where a value does not combine
+/// over several rows. One pass, each row's group computed once.
+pub fn summaries(
+    rows: &[MinuteRow],
+    names: &[String],
+    values: &[String],
+    group: impl Fn(&MinuteRow) -> String,
+) -> Vec<(String, Vec<Option<f64>>)> {
+    let hows: Vec<Combine> = names.iter().map(|n| combine(n, values)).collect();
+    let mut groups: BTreeMap<String, Vec<Acc>> = BTreeMap::new();
+    for row in rows {
+        let accs = groups
+            .entry(group(row))
+            .or_insert_with(|| vec![Acc::default(); names.len()]);
+        for ((acc, how), name) in accs.iter_mut().zip(&hows).zip(names) {
+            acc.add(*how, name, row);
         }
     }
+    groups
+        .into_iter()
+        .map(|(g, accs)| {
+            let vs = accs
+                .iter()
+                .zip(&hows)
+                .map(|(acc, how)| {
+                    if acc.rows > 1 && *how == Combine::No {
+                        None
+                    } else {
+                        acc.value(*how)
+                    }
+                })
+                .collect();
+            (g, vs)
+        })
+        .collect()
 }
 
 /// [`fold`] with the bucket of each row given by `bucket` (rows of one
@@ -116,42 +201,16 @@ pub fn fold_with(
             .or_default()
             .entry(bucket(row))
             .or_default();
-        acc.rows += 1;
-        let get = |n: &str| row.value(n).and_then(|v| v.as_f64());
-        match how {
-            Combine::Ratio(n, d) => {
-                acc.num += get(n).unwrap_or(0.0);
-                acc.den += get(d).unwrap_or(0.0);
-            }
-            Combine::Weighted(w) => {
-                if let (Some(v), Some(w)) = (get(value), get(w)) {
-                    acc.num += v * w;
-                    acc.den += w;
-                }
-            }
-            _ => {
-                if let Some(v) = get(value) {
-                    acc.sum += v;
-                    acc.max = Some(acc.max.map_or(v, |m: f64| m.max(v)));
-                    acc.min = Some(acc.min.map_or(v, |m: f64| m.min(v)));
-                }
-            }
-        }
+        acc.add(how, value, row);
     }
     let mut lines = Vec::with_capacity(groups.len());
     for (name, minutes) in groups {
         let mut points = Vec::with_capacity(minutes.len());
         for (minute, acc) in minutes {
-            let v = match how {
-                _ if acc.rows > 1 && how == Combine::No => return None,
-                Combine::Sum => Some(acc.sum),
-                Combine::Max | Combine::No => acc.max,
-                Combine::Min => acc.min,
-                Combine::Ratio(..) | Combine::Weighted(_) => {
-                    (acc.den != 0.0).then(|| acc.num / acc.den)
-                }
-            };
-            if let Some(v) = v {
+            if acc.rows > 1 && how == Combine::No {
+                return None;
+            }
+            if let Some(v) = acc.value(how) {
                 points.push((minute, v));
             }
         }
@@ -217,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn steps_keep_lines_short() {
+        assert_eq!(step_for(3600), 60);
+        assert_eq!(step_for(86_400), 300);
+        assert_eq!(step_for(7 * 86_400), 1800);
+        let rows = [
+            row(0, "a", 10, 9, 2.0),
+            row(60, "a", 30, 21, 4.0),
+            row(300, "a", 5, 5, 1.0),
+        ];
+        let lines = fold_step(&rows, "total", &names(), key_label, 300).unwrap();
+        assert_eq!(lines[0].points, vec![(0, 40.0), (300, 5.0)]);
+    }
+
+    #[test]
     fn combines_exactly_or_not_at_all() {
         let rows = [
             row(0, "a", 10, 9, 2.0),
@@ -237,14 +310,13 @@ mod tests {
             vec![(0, 3.5), (60, 1.0)]
         );
         assert_eq!(total("ratio_a_b"), None);
-        let sums = summary(&rows, "total", &names(), key_label);
+        let names2 = ["total".to_string(), "ratio_a_b".to_string()];
         assert_eq!(
-            sums,
-            vec![("a".into(), Some(15.0)), ("b".into(), Some(30.0))]
-        );
-        assert_eq!(
-            summary(&rows, "ratio_a_b", &names(), key_label)[0],
-            ("a".into(), None)
+            summaries(&rows, &names2, &names(), key_label),
+            vec![
+                ("a".into(), vec![Some(15.0), None]),
+                ("b".into(), vec![Some(30.0), Some(0.5)])
+            ]
         );
         let per_key = fold(&rows, "ratio_a_b", &names(), key_label).unwrap();
         assert_eq!(per_key.len(), 2);
