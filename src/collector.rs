@@ -153,6 +153,9 @@ pub struct Collector {
     /// reload), handed out by the next tick so that alert rules evaluate
     /// them too.
     pending_closed: Mutex<Vec<(String, i64)>>,
+    /// Per table, seconds from the end of its newest stored minute to the
+    /// tick that stored it.
+    close_lag: Mutex<BTreeMap<String, f64>>,
 }
 
 /// Files of the collector's state under the data directory.
@@ -243,6 +246,7 @@ impl Collector {
             stats: Stats::default(),
             metrics: Mutex::new(Rollup::default()),
             pending_closed: Mutex::new(pending_closed),
+            close_lag: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -341,6 +345,17 @@ impl Collector {
                 .context("storing agent states")?;
             core.agents_minute = minute;
             closed.push((AGENTS_TABLE.to_string(), minute));
+        }
+        if let Ok(mut lag) = self.close_lag.lock() {
+            let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
+            for (table, minute) in &closed {
+                let m = newest.entry(table).or_insert(*minute);
+                *m = (*m).max(*minute);
+            }
+            for (table, minute) in newest {
+                let seconds = (now_ms - (minute + 60) * 1000) as f64 / 1000.0;
+                lag.insert(table.to_string(), seconds);
+            }
         }
         let counters = core.pipeline.counters();
         if let Ok(mut shared) = self.counters.lock() {
@@ -532,6 +547,15 @@ impl Collector {
             out.push_str(&format!(
                 "vigil_open_minutes{{monitor=\"{monitor}\"}} {open}\n"
             ));
+        }
+        drop(core);
+        out.push_str("# HELP vigil_minute_close_lag_seconds From the end of a table's newest stored minute to its storing.\n# TYPE vigil_minute_close_lag_seconds gauge\n");
+        if let Ok(lag) = self.close_lag.lock() {
+            for (table, seconds) in lag.iter() {
+                out.push_str(&format!(
+                    "vigil_minute_close_lag_seconds{{table=\"{table}\"}} {seconds}\n"
+                ));
+            }
         }
         out
     }

@@ -304,6 +304,17 @@ fn sql_reads_the_stored_minutes() {
     let (status, body) = sql("SELECT nope FROM pay");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("nope"), "{body}");
+    // The newest minute (ending at base + 120 s) was stored at once: its
+    // close lag is the time since its end, within the test's own delays.
+    let metrics = http(&collector.addr, "GET", "/metrics", &[], b"").1;
+    let lag: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vigil_minute_close_lag_seconds{table=\"pay\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no close lag of pay in {metrics}"));
+    let since_end = (chrono::Utc::now().timestamp() - (base + 120)) as f64;
+    assert!(lag > 0.0 && lag <= since_end + 1.0, "{lag} vs {since_end}");
+    assert!(since_end - lag < 40.0, "{lag} vs {since_end}");
 }
 
 /// Registers a fake agent whose clock is `skew_ms` off.
