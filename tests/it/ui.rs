@@ -59,13 +59,29 @@ async fn open(browser: &Browser, url: &str) -> Page {
     page
 }
 
-/// The text of the page's body.
+/// The text of the page's body, once it has loaded.
 async fn text(page: &Page) -> String {
-    page.evaluate("document.body.innerText")
-        .await
-        .expect("the body's text")
-        .into_value::<String>()
-        .expect("a string")
+    wait_text(page, "the page's text", |t| !t.is_empty()).await
+}
+
+/// Polls the page's text until `check` holds, for at most 15 s: a click's
+/// navigation may not have begun when the click returns, and the text of a
+/// page being replaced cannot be read.
+async fn wait_text(page: &Page, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let script = "document.readyState === 'complete' ? document.body.innerText : ''";
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(value) = page.evaluate(script).await {
+            if let Ok(text) = value.into_value::<String>() {
+                if check(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}; the page shows: {last}");
 }
 
 /// Saves a full-page screenshot as `target/ui-screenshots/<name>.png`.
@@ -89,11 +105,20 @@ async fn row(page: &Page, table: &str, first: &str) -> Vec<(String, String)> {
             return [...tr.cells].map((c, i) => [heads[i] || "", c.innerText.trim()]);
         }})()"#
     );
-    page.evaluate(script)
-        .await
-        .expect("the table's row")
-        .into_value::<Vec<(String, String)>>()
-        .expect("pairs")
+    // Retried for a while: the page may still be loading.
+    for _ in 0..50 {
+        let cells = page
+            .evaluate(script.as_str())
+            .await
+            .ok()
+            .and_then(|v| v.into_value::<Vec<(String, String)>>().ok())
+            .unwrap_or_default();
+        if !cells.is_empty() {
+            return cells;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
 }
 
 fn cell<'a>(row: &'a [(String, String)], column: &str) -> Option<&'a str> {
@@ -218,8 +243,7 @@ fn every_page_in_a_browser_shows_the_fixture_numbers() {
             .click()
             .await
             .expect("a click");
-        page.wait_for_navigation().await.expect("the app page loads");
-        let app = text(&page).await;
+        let app = wait_text(&page, "the app page", |t| t.contains("App trade")).await;
         assert!(app.starts_with("vigil") && app.contains("App trade"), "{app}");
         assert!(app.contains("trade_by_product"), "{app}");
         screenshot(&page, "app-trade").await;
@@ -229,12 +253,121 @@ fn every_page_in_a_browser_shows_the_fixture_numbers() {
             .click()
             .await
             .expect("a click");
-        page.wait_for_navigation().await.expect("the alerts page loads");
-        let alerts = text(&page).await;
+        let alerts = wait_text(&page, "the alert history", |t| t.contains("History (")).await;
         screenshot(&page, "alerts").await;
         assert!(alerts.contains("History (2)"), "{alerts}");
         assert!(alerts.contains("0.8462") && alerts.contains("0.8485"), "{alerts}");
         assert!(alerts.contains("交易 / 退款"), "{alerts}");
+
+        browser.close().await.expect("Chromium closes");
+        let _ = browser.wait().await;
+        events.await.expect("the event loop ends");
+    });
+}
+
+#[test]
+fn the_browser_signs_in_with_the_api_token_and_out() {
+    let sandbox = Sandbox::new();
+    let token = "ui-test-token";
+    let vigil = Proc::collector(
+        &examples(),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[("VIGIL_API_TOKEN", token)],
+    );
+    let base = format!("http://{}", vigil.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let (mut browser, events) = launch(&sandbox.path("chromium")).await;
+        let url = |page: &Page| {
+            let page = page.clone();
+            async move { page.url().await.expect("the URL").unwrap_or_default() }
+        };
+
+        // A page without the session goes to the login form, remembering it.
+        let page = open(&browser, &format!("{base}/monitors?span=15")).await;
+        assert!(
+            url(&page)
+                .await
+                .ends_with("/login?next=%2Fmonitors%3Fspan%3D15"),
+            "{}",
+            url(&page).await
+        );
+        screenshot(&page, "login").await;
+
+        // A wrong token is refused on the form.
+        let field = page
+            .find_element("input[name=token]")
+            .await
+            .expect("the token field");
+        field
+            .click()
+            .await
+            .expect("focus")
+            .type_str("wrong")
+            .await
+            .expect("typing");
+        page.find_element("button[type=submit]")
+            .await
+            .expect("the button")
+            .click()
+            .await
+            .expect("a click");
+        wait_text(&page, "the refusal", |t| {
+            t.contains("That is not the API token.")
+        })
+        .await;
+
+        // The right one lands on the page asked for; the token is in no URL.
+        let field = page
+            .find_element("input[name=token]")
+            .await
+            .expect("the token field");
+        field
+            .click()
+            .await
+            .expect("focus")
+            .type_str(token)
+            .await
+            .expect("typing");
+        page.find_element("button[type=submit]")
+            .await
+            .expect("the button")
+            .click()
+            .await
+            .expect("a click");
+        let body = wait_text(&page, "the monitors page", |t| t.contains("Sign out")).await;
+        assert!(body.contains("trade_total"), "{body}");
+        let landed = url(&page).await;
+        assert!(landed.ends_with("/monitors?span=15"), "{landed}");
+        assert!(!landed.contains(token));
+        let cookies = browser.get_cookies().await.expect("the cookies");
+        let session = cookies
+            .iter()
+            .find(|c| c.name == "vigil_session")
+            .expect("a session cookie");
+        assert!(
+            session.http_only && !session.value.contains(token),
+            "{session:?}"
+        );
+
+        // Signing out drops the session.
+        page.find_element("form.signout button")
+            .await
+            .expect("the sign-out button")
+            .click()
+            .await
+            .expect("a click");
+        wait_text(&page, "the login page", |t| {
+            t.contains("needs its API token")
+        })
+        .await;
+        let page = open(&browser, &format!("{base}/alerts")).await;
+        assert!(
+            url(&page).await.contains("/login?next="),
+            "{}",
+            url(&page).await
+        );
 
         browser.close().await.expect("Chromium closes");
         let _ = browser.wait().await;
