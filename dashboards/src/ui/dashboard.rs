@@ -226,7 +226,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             "title": dashboard.title,
             "nav": "dashboards",
             "path": format!("/dashboards/{}", format::url(&dashboard.name)),
-            "range": range_json(&range),
+            "window": range_json(&range),
             "reports": reports,
         }),
     )

@@ -251,7 +251,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             "title": format!("Monitor {}", info.name),
             "nav": "monitors",
             "path": format!("/monitors/{}", format::url(&info.name)),
-            "range": range_json(&range),
+            "window": range_json(&range),
             "monitor": {
                 "name": info.name,
                 "kind": info.kind,

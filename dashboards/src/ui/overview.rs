@@ -99,7 +99,7 @@ pub fn render(catalog: &dyn Catalog, params: &Params) -> Result<Page, ApiError> 
             "title": "Overview",
             "nav": "overview",
             "refresh": 60,
-            "range": range_json(&range),
+            "window": range_json(&range),
             "path": "/",
             "as_of": format::minute(t, tz),
             "tz": tz.name(),

@@ -213,6 +213,7 @@ fn overview_shows_apps_errors_and_alerts() {
     let (status, html) = get("/?to=2026-11-20T10:05:00%2B08:00");
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
+    assert!(html.contains("aria-label=\"Time range\""));
     assert!(
         html.contains("href=\"/apps/shop?span=60&amp;to=1795140300\""),
         "{html}"
@@ -267,6 +268,8 @@ fn alerts_page_has_pause_forms_and_filtered_history() {
     let (status, html) = get("/alerts?from=2026-11-20T09:00&to=2026-11-20T11:00&level=P1");
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("action=\"/api/v1/alerts/pay_service/rate_low/pause\""));
+    // The history has its own filters, not the pages' range picker.
+    assert!(!html.contains("aria-label=\"Time range\""));
     assert!(html.contains("name=\"reason\""));
     assert!(html.contains("<td>refund</td>"), "{html}");
     let (_, html) = get("/alerts?from=2026-11-20T11:00&to=2026-11-20T12:00");
