@@ -122,9 +122,10 @@ impl Reader<'_> {
                 self.value_points(mv, &src.keys, from_s, to_s, bucket_s, by_key)
             }
             SourceValue::Computed { op, left, right } => {
+                // Validation makes sure both operands have the filter's
+                // key columns.
                 let l = self.value_points(left, &src.keys, from_s, to_s, bucket_s, by_key)?;
-                // The second operand keeps only the filter's columns it has.
-                let r = self.value_points(right, &[], from_s, to_s, bucket_s, by_key)?;
+                let r = self.value_points(right, &src.keys, from_s, to_s, bucket_s, by_key)?;
                 let (Some(l), Some(r)) = (l, r) else {
                     return Ok(None);
                 };
