@@ -55,6 +55,9 @@ pub enum ReportKind {
     /// A service monitor's table per key over the span: total, success,
     /// fail, success rate, average latency.
     Service,
+    /// A second_stat monitor's last seconds (the report's span, 1 minute
+    /// unless it says otherwise) down, one column per source.
+    Seconds,
 }
 
 impl ReportKind {
@@ -68,6 +71,7 @@ impl ReportKind {
             ReportKind::KeysAcross => "keys_across",
             ReportKind::Top => "top",
             ReportKind::Service => "service",
+            ReportKind::Seconds => "seconds",
         }
     }
 
@@ -76,6 +80,7 @@ impl ReportKind {
     pub fn default_span(self, dashboard_span: i64) -> i64 {
         match self {
             ReportKind::LastMinutes | ReportKind::KeysAcross => 10,
+            ReportKind::Seconds => 1,
             _ => dashboard_span,
         }
     }
@@ -88,7 +93,8 @@ pub struct ReportSpec {
     /// The report's title.
     pub title: String,
     /// What the report shows: `last_minutes`, `trend`, `current_keys`,
-    /// `minutes_keys`, `keys_across`, `top` or `service`.
+    /// `minutes_keys`, `keys_across`, `top`, `service` or `seconds` (a
+    /// second_stat monitor's last seconds).
     #[serde(rename = "type")]
     pub kind: ReportKind,
     /// Columns of the 12-column grid it spans, 1 to 12. Default 12.

@@ -32,6 +32,8 @@ enum Need {
     Keyed,
     /// A service_metrics monitor (no value needed).
     Service,
+    /// A second_stat monitor with the value.
+    Seconds,
 }
 
 /// A monitor named by a source, checked in [`DashboardLoad::finish`].
@@ -123,6 +125,11 @@ fn check_reference(config: &Config, r: Reference, diags: &mut Vec<Diagnostic>) {
                 r.monitor_at,
                 format!("a service report needs a service_metrics monitor; `{}` is a built-in metrics monitor", r.monitor),
             );
+        } else if r.need == Need::Seconds {
+            report(
+                r.monitor_at,
+                format!("a seconds report needs a second_stat monitor; `{}` is a built-in metrics monitor", r.monitor),
+            );
         }
         for k in &r.keys {
             if !b.keys.contains(&k.as_str()) {
@@ -157,6 +164,14 @@ fn check_reference(config: &Config, r: Reference, diags: &mut Vec<Diagnostic>) {
             r.monitor_at.clone(),
             format!(
                 "a service report needs a service_metrics monitor; `{}` is a {}",
+                m.name,
+                m.kind.name()
+            ),
+        ),
+        Need::Seconds if !matches!(m.kind, Kind::SecondStat(_)) => report(
+            r.monitor_at.clone(),
+            format!(
+                "a seconds report needs a second_stat monitor; `{}` is a {}",
                 m.name,
                 m.kind.name()
             ),
@@ -351,6 +366,7 @@ impl Ctx<'_> {
             | ReportKind::KeysAcross
             | ReportKind::Top => Need::Keyed,
             ReportKind::LastMinutes | ReportKind::Trend => Need::Value,
+            ReportKind::Seconds => Need::Seconds,
         };
         let sources = spec
             .sources
@@ -431,10 +447,10 @@ impl Ctx<'_> {
                 };
                 for (k, o) in [left, right].into_iter().enumerate() {
                     let path = sub(&sub(at, "of"), k);
-                    let operand_need = if need == Need::Keyed && k == 0 {
-                        Need::Keyed
-                    } else {
-                        Need::Value
+                    let operand_need = match need {
+                        Need::Keyed if k == 0 => Need::Keyed,
+                        Need::Seconds => Need::Seconds,
+                        _ => Need::Value,
                     };
                     reference(self, &path, &o.monitor, Some(&o.value), operand_need);
                 }

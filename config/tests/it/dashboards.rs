@@ -198,6 +198,9 @@ dashboards:
       - { title: D, type: top, sources: [{ monitor: orders, value: count }, { monitor: orders, value: count }] }
   - name: shop
     reports: []
+  - name: live
+    reports:
+      - { title: E, type: seconds, sources: [{ monitor: total, value: count }] }
 "#,
     );
     let want = [
@@ -217,6 +220,7 @@ dashboards:
         "board.yaml:24:32: a top report needs exactly one source",
         "board.yaml:25:11: duplicate dashboard name `shop` (first defined at board.yaml:22); dashboard names must be unique across all files",
         "board.yaml:26:5: a dashboard needs at least one report",
+        "board.yaml:29:57: a seconds report needs a second_stat monitor; `total` is a minute_stat",
     ];
     assert_eq!(got, want, "{got:#?}");
 }

@@ -210,6 +210,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             ReportKind::KeysAcross => keys_across(&reader, report, from_s, to_s, bucket_s, tz)?,
             ReportKind::Top => top(&reader, report, from_s, to_s)?,
             ReportKind::Service => service(&reader, report, from_s, to_s)?,
+            ReportKind::Seconds => seconds(&reader, report, from_s, to_s, tz)?,
         };
         reports.push(json!({
             "title": report.title,
@@ -270,6 +271,33 @@ fn last_minutes(
     bucket_s: i64,
     tz: chrono_tz::Tz,
 ) -> Result<J, ApiError> {
+    time_table(reader, report, (from_s, to_s, bucket_s), "minute", |b| {
+        format::minute(b, tz)
+    })
+}
+
+/// A second_stat monitor's seconds of `[from_s, to_s)`, newest first.
+fn seconds(
+    reader: &Reader,
+    report: &Report,
+    from_s: i64,
+    to_s: i64,
+    tz: chrono_tz::Tz,
+) -> Result<J, ApiError> {
+    time_table(reader, report, (from_s, to_s, 1), "second", |b| {
+        format::second(b, tz)
+    })
+}
+
+/// Buckets of `(from_s, to_s, bucket_s)` down, newest first, one column
+/// per source (keys combined); `head` names the time column.
+fn time_table(
+    reader: &Reader,
+    report: &Report,
+    (from_s, to_s, bucket_s): (i64, i64, i64),
+    head: &str,
+    when: impl Fn(i64) -> String,
+) -> Result<J, ApiError> {
     let mut columns = Vec::new();
     for src in &report.sources {
         columns.push(reader.points(src, from_s, to_s, bucket_s, false)?);
@@ -283,12 +311,12 @@ fn last_minutes(
                 .zip(&columns)
                 .map(|(src, points)| cell(src, total(points).and_then(|t| t.get(&b).copied())))
                 .collect();
-            json!({"head": [format::minute(b, tz)], "cells": cells})
+            json!({"head": [when(b)], "cells": cells})
         })
         .collect();
     Ok(json!({
         "table": {
-            "heads": ["minute"],
+            "heads": [head],
             "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
             "rows": rows,
         }

@@ -46,6 +46,11 @@ pub fn local(epoch_s: i64, tz: Tz, pattern: &str) -> String {
     }
 }
 
+/// A second as `HH:MM:SS` in `tz`.
+pub fn second(epoch_s: i64, tz: Tz) -> String {
+    local(epoch_s, tz, "%H:%M:%S")
+}
+
 /// A minute as `YYYY-MM-DD HH:MM` in `tz`.
 pub fn minute(epoch_s: i64, tz: Tz) -> String {
     local(epoch_s, tz, "%Y-%m-%d %H:%M")

@@ -37,25 +37,48 @@ fn service_row(minute: i64, method: &str, total: i64, success: i64) -> MinuteRow
 
 impl Catalog for Shop {
     fn monitors(&self) -> Vec<MonitorInfo> {
-        vec![MonitorInfo {
-            name: "pay_service".into(),
-            kind: "service_metrics".into(),
-            app: Some("shop".into()),
-            keys: vec!["method".into()],
-            values: ["total", "success", "fail", "success_rate", "avg_latency"]
-                .map(String::from)
-                .to_vec(),
-            timezone: chrono_tz::Asia::Shanghai,
-            counters: Counters {
-                lines: 120,
-                parsed: 117,
-                parse_errors: 3,
-                ..Counters::default()
+        vec![
+            MonitorInfo {
+                name: "pay_service".into(),
+                kind: "service_metrics".into(),
+                app: Some("shop".into()),
+                keys: vec!["method".into()],
+                values: ["total", "success", "fail", "success_rate", "avg_latency"]
+                    .map(String::from)
+                    .to_vec(),
+                timezone: chrono_tz::Asia::Shanghai,
+                counters: Counters {
+                    lines: 120,
+                    parsed: 117,
+                    parse_errors: 3,
+                    ..Counters::default()
+                },
             },
-        }]
+            MonitorInfo {
+                name: "pay_seconds".into(),
+                kind: "second_stat".into(),
+                app: Some("shop".into()),
+                keys: Vec::new(),
+                values: vec!["count".into()],
+                timezone: chrono_tz::Asia::Shanghai,
+                counters: Counters::default(),
+            },
+        ]
     }
 
     fn rows(&self, monitor: &str, req: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
+        if monitor == "pay_seconds" {
+            // Lines per second: 4 at 10:00:03, 7 at 10:00:04.
+            return Ok([(T0 + 3, 4), (T0 + 4, 7)]
+                .into_iter()
+                .filter(|(t, _)| *t >= req.from_s && *t < req.to_s)
+                .map(|(t, n)| {
+                    let mut r = MinuteRow::new("pay_seconds", t, Vec::new());
+                    r.values = vec![("count".into(), Value::Int(n))];
+                    r
+                })
+                .collect());
+        }
         if monitor != "pay_service" {
             return Err(format!("no table {monitor}"));
         }
@@ -184,6 +207,20 @@ fn pay_dashboard() -> Dashboard {
                 ReportKind::LastMinutes,
                 vec![source("total")],
             ),
+            Report {
+                span_min: 1,
+                ..report(
+                    "Per second",
+                    ReportKind::Seconds,
+                    vec![Source {
+                        value: SourceValue::Value(MonitorValue {
+                            monitor: "pay_seconds".into(),
+                            value: "count".into(),
+                        }),
+                        ..source("count")
+                    }],
+                )
+            },
         ],
     }
 }
@@ -418,5 +455,18 @@ fn dashboards_show_every_report_type() {
         ),
         "{html}"
     );
+    // The seconds of the minute before `to`, newest first.
+    let (_, html) = get("/dashboards/pay?to=2026-11-20T10:01");
+    let at = |row: &str| {
+        html.find(row)
+            .unwrap_or_else(|| panic!("no {row} in {html}"))
+    };
+    let (s4, s3, s2) = (
+        at("<tr><td>10:00:04</td><td class=\"num \">7</td></tr>"),
+        at("<tr><td>10:00:03</td><td class=\"num \">4</td></tr>"),
+        at("<tr><td>10:00:02</td><td class=\"num \">–</td></tr>"),
+    );
+    assert!(s4 < s3 && s3 < s2);
+    assert!(!html.contains("<td>10:01:00</td>"), "{html}");
     assert_eq!(get("/dashboards/nope").0, 404);
 }
