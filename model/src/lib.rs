@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod fsutil;
+pub mod html;
 pub mod wire;
 
 /// A statistic's value. Counts and integer sums are exact integers; averages

@@ -12,6 +12,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use vigil_config::alert::{EmailChannel, Notification, SmtpTls};
+use vigil_model::html::escape;
 
 use super::{headline, keys_text, link, minute_rfc3339, number_text, SendError, REQUEST_TIMEOUT};
 use crate::notice::Notice;
@@ -165,23 +166,6 @@ fn html(notice: &Notice, rows: &[(&str, String)], link: Option<&str>) -> String 
         writeln!(out, "<p><a href=\"{link}\">Dashboard</a>: {link}</p>").expect("write to String");
     }
     out.push_str("</body></html>\n");
-    out
-}
-
-/// `text` with the HTML special characters escaped (also quotes, so it is
-/// safe in attribute values).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

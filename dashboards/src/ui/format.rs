@@ -6,21 +6,7 @@ use vigil_model::Value;
 
 use crate::api::MonitorInfo;
 
-/// Escapes text for HTML and SVG (element content and quoted attributes).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use vigil_model::html::escape;
 
 /// Escapes a query-string component.
 pub fn url(s: &str) -> String {
