@@ -425,15 +425,7 @@ fn current_keys(
         .collect();
     let rows: Vec<J> = keys
         .iter()
-        .map(|k| {
-            let cells: Vec<J> = report
-                .sources
-                .iter()
-                .zip(&columns)
-                .map(|(src, c)| cell(src, value_at(c, k, bucket)))
-                .collect();
-            json!({"head": [k], "cells": cells})
-        })
+        .map(|k| json!({"head": [k], "cells": key_cells(report, &columns, k, bucket)}))
         .collect();
     Ok(json!({
         "note": format!("minute {}", format::minute(bucket, tz)),
@@ -443,6 +435,16 @@ fn current_keys(
             "rows": rows,
         }
     }))
+}
+
+/// The cells of key `k` at `bucket`, one per source of `report`.
+fn key_cells(report: &Report, columns: &[Option<Points>], k: &str, bucket: i64) -> Vec<J> {
+    report
+        .sources
+        .iter()
+        .zip(columns)
+        .map(|(src, c)| cell(src, value_at(c, k, bucket)))
+        .collect()
 }
 
 fn minutes_keys(
@@ -461,12 +463,7 @@ fn minutes_keys(
             if !columns.iter().any(|c| value_at(c, k, b).is_some()) {
                 continue;
             }
-            let cells: Vec<J> = report
-                .sources
-                .iter()
-                .zip(&columns)
-                .map(|(src, c)| cell(src, value_at(c, k, b)))
-                .collect();
+            let cells = key_cells(report, &columns, k, b);
             rows.push(json!({"head": [format::minute(b, tz), k], "cells": cells}));
         }
     }
