@@ -85,6 +85,27 @@ async fn wait_text(page: &Page, what: &str, check: impl Fn(&str) -> bool) -> Str
 }
 
 /// Saves a full-page screenshot as `target/ui-screenshots/<name>.png`.
+/// Types `token` into the login form of `page` and submits it.
+async fn sign_in(page: &Page, token: &str) {
+    let field = page
+        .find_element("input[name=token]")
+        .await
+        .expect("the token field");
+    field
+        .click()
+        .await
+        .expect("focus")
+        .type_str(token)
+        .await
+        .expect("typing");
+    page.find_element("button[type=submit]")
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("a click");
+}
+
 async fn screenshot(page: &Page, name: &str) {
     let path = screenshots().join(format!("{name}.png"));
     page.save_screenshot(ScreenshotParams::builder().full_page(true).build(), &path)
@@ -296,46 +317,14 @@ fn the_browser_signs_in_with_the_api_token_and_out() {
         screenshot(&page, "login").await;
 
         // A wrong token is refused on the form.
-        let field = page
-            .find_element("input[name=token]")
-            .await
-            .expect("the token field");
-        field
-            .click()
-            .await
-            .expect("focus")
-            .type_str("wrong")
-            .await
-            .expect("typing");
-        page.find_element("button[type=submit]")
-            .await
-            .expect("the button")
-            .click()
-            .await
-            .expect("a click");
+        sign_in(&page, "wrong").await;
         wait_text(&page, "the refusal", |t| {
             t.contains("That is not the API token.")
         })
         .await;
 
         // The right one lands on the page asked for; the token is in no URL.
-        let field = page
-            .find_element("input[name=token]")
-            .await
-            .expect("the token field");
-        field
-            .click()
-            .await
-            .expect("focus")
-            .type_str(token)
-            .await
-            .expect("typing");
-        page.find_element("button[type=submit]")
-            .await
-            .expect("the button")
-            .click()
-            .await
-            .expect("a click");
+        sign_in(&page, token).await;
         let body = wait_text(&page, "the monitors page", |t| t.contains("Sign out")).await;
         assert!(body.contains("trade_total"), "{body}");
         let landed = url(&page).await;
