@@ -9,19 +9,7 @@ use std::path::PathBuf;
 use vigil_config::alert::*;
 use vigil_config::{load_texts, Config, Error, LoadOptions};
 
-/// Removes the first line break and the indentation common to all lines.
-fn dedent(text: &str) -> String {
-    let text = text.strip_prefix('\n').unwrap_or(text);
-    let indent = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    text.lines()
-        .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
-        .collect()
-}
+use crate::{dedent, texts};
 
 fn indent(text: &str, by: usize) -> String {
     text.lines()
@@ -41,10 +29,7 @@ thread_local! {
 }
 
 fn load(files: &[(&str, &str)]) -> Result<Config, Error> {
-    let texts: Vec<(PathBuf, String)> = files
-        .iter()
-        .map(|(name, text)| (PathBuf::from(name), dedent(text)))
-        .collect();
+    let texts = texts(files);
     LOADED.with(|l| *l.borrow_mut() = texts.clone());
     load_texts(&texts, &LoadOptions::default())
 }

@@ -3,31 +3,12 @@
 //! kinds change exactly what they say, and every problem of an entry is
 //! reported at the line and column where it was written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vigil_config::presets::Preset;
+
+use crate::{dedent, texts};
 use vigil_config::{load_texts, AppSpec, Config, Error, Kind, LoadOptions, Monitor, Rule};
-
-/// Removes the first line break and the indentation common to all lines.
-fn dedent(text: &str) -> String {
-    let text = text.strip_prefix('\n').unwrap_or(text);
-    let indent = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    text.lines()
-        .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
-        .collect()
-}
-
-fn texts(files: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
-    files
-        .iter()
-        .map(|(name, text)| (PathBuf::from(name), dedent(text)))
-        .collect()
-}
 
 fn opts() -> LoadOptions {
     LoadOptions {

@@ -11,6 +11,28 @@ mod alerts;
 mod apps;
 mod dashboards;
 
+/// Removes the first line break and the indentation common to all lines.
+fn dedent(text: &str) -> String {
+    let text = text.strip_prefix('\n').unwrap_or(text);
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    text.lines()
+        .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
+        .collect()
+}
+
+/// `(file name, YAML)` pairs as the texts `load_texts` takes, dedented.
+fn texts(files: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
+    files
+        .iter()
+        .map(|(name, text)| (PathBuf::from(name), dedent(text)))
+        .collect()
+}
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")
 }
