@@ -6,14 +6,17 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use vigil_agent::ship::AgentOptions;
 use vigil_model::wire::{
     decode_ingest, AgentConfig, AgentStatus, FileOffset, Heartbeat, HeartbeatReply, IngestReply,
-    Register, RegisterReply, SourceConfig, CONFIG_PATH, HEARTBEAT_PATH, INGEST_PATH, REGISTER_PATH,
+    Labels, Register, RegisterReply, SourceConfig, CONFIG_PATH, HEARTBEAT_PATH, INGEST_PATH,
+    REGISTER_PATH,
 };
 
 /// How the fake answers.
@@ -120,6 +123,23 @@ impl Fake {
     /// Base URL of the fake.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Quick-paced options of an agent of `instance` shipping to the fake
+    /// with `token`, state in `state`: heartbeats every 100 ms, polls every
+    /// 50 ms, retries from 50 to 400 ms.
+    pub fn agent_options(&self, state: &Path, instance: &str, token: &str) -> AgentOptions {
+        let labels = Labels {
+            instance: instance.into(),
+            ..Labels::default()
+        };
+        let mut opts = AgentOptions::new(self.url(), state, labels);
+        opts.token = Some(token.into());
+        opts.heartbeat = Some(Duration::from_millis(100));
+        opts.poll_interval = Duration::from_millis(50);
+        opts.retry_min = Duration::from_millis(50);
+        opts.retry_max = Duration::from_millis(400);
+        opts
     }
 
     /// The state, to read or change.

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vigil_agent::health::{Counted, HealthServer, Stats};
 use vigil_agent::metrics::{Sampled, Sampler};
 use vigil_agent::ship::{Agent, AgentError, AgentOptions, RatePolicy};
-use vigil_model::wire::{Labels, Sample};
+use vigil_model::wire::Sample;
 
 use crate::fake::{config, wait_for, Fake, Mode};
 
@@ -71,17 +71,9 @@ impl Drop for Watched {
     }
 }
 
-/// Quick-paced options for the fake at `fake`, state in `state`.
+/// The fake's quick-paced agent options, with retries capped at 200 ms.
 fn options(fake: &Fake, state: &Path) -> AgentOptions {
-    let labels = Labels {
-        instance: "node-h".into(),
-        ..Labels::default()
-    };
-    let mut opts = AgentOptions::new(fake.url(), state, labels);
-    opts.token = Some(TOKEN.into());
-    opts.heartbeat = Some(Duration::from_millis(100));
-    opts.poll_interval = Duration::from_millis(50);
-    opts.retry_min = Duration::from_millis(50);
+    let mut opts = fake.agent_options(state, "node-h", TOKEN);
     opts.retry_max = Duration::from_millis(200);
     opts
 }

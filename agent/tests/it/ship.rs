@@ -61,21 +61,6 @@ impl Drop for Running {
     }
 }
 
-/// Quick-paced options for the fake at `fake`, state in `state`.
-fn options(fake: &Fake, state: &Path) -> AgentOptions {
-    let labels = Labels {
-        instance: "node-1".into(),
-        ..Labels::default()
-    };
-    let mut opts = AgentOptions::new(fake.url(), state, labels);
-    opts.token = Some(TOKEN.into());
-    opts.heartbeat = Some(Duration::from_millis(100));
-    opts.poll_interval = Duration::from_millis(50);
-    opts.retry_min = Duration::from_millis(50);
-    opts.retry_max = Duration::from_millis(400);
-    opts
-}
-
 fn open_append(path: &Path) -> File {
     OpenOptions::new()
         .create(true)
@@ -120,7 +105,7 @@ fn rotated_and_copy_truncated_files_arrive_exactly_once() {
     let mut wb = open_append(&b);
     let mut want_a = write_lines(&mut wa, "a", 0..50);
     let mut want_b = write_lines(&mut wb, "b", 0..50);
-    let agent = Running::start(options(&fake, &state));
+    let agent = Running::start(fake.agent_options(&state, "node-1", TOKEN));
     wait_for("first lines", LIMIT, || fake.all_lines().len() == 100);
 
     // Rename rotation while the writer still holds the old file.
@@ -171,7 +156,7 @@ fn outage_spools_to_disk_then_delivers_in_order() {
     let state = dir.path().join("state");
     let mut w = open_append(&log);
     let mut want = write_lines(&mut w, "x", 0..10);
-    let agent = Running::start(options(&fake, &state));
+    let agent = Running::start(fake.agent_options(&state, "node-1", TOKEN));
     wait_for("first lines", LIMIT, || fake.all_lines().len() == 10);
 
     fake.state().mode = Mode::Down;
@@ -203,7 +188,7 @@ fn restart_neither_loses_nor_repeats() {
     let state = dir.path().join("state");
     let mut w = open_append(&log);
     let mut want = write_lines(&mut w, "r", 0..30);
-    let mut opts = options(&fake, &state);
+    let mut opts = fake.agent_options(&state, "node-1", TOKEN);
     // A clock a minute ahead: what the agent reports comes from it.
     let skewed = || SystemClock.now_ms() + 60_000;
     opts.clock = Arc::new(skewed);
@@ -237,7 +222,7 @@ fn lost_acknowledgement_is_resent_and_deduplicated() {
     fake.state().lose_acks = 2;
     let mut w = open_append(&log);
     let mut want = write_lines(&mut w, "d", 0..20);
-    let agent = Running::start(options(&fake, &state));
+    let agent = Running::start(fake.agent_options(&state, "node-1", TOKEN));
     wait_for("first lines", LIMIT, || fake.all_lines().len() == 20);
     want.extend(write_lines(&mut w, "d", 20..40));
     wait_for("all lines, duplicates acknowledged", LIMIT, || {
@@ -259,7 +244,7 @@ fn full_spool_pauses_reading_until_drained() {
     let want: Vec<String> = (0..400)
         .flat_map(|i| write_lines(&mut w, &format!("{i:04}-padding-padding-padding"), 0..1))
         .collect();
-    let mut opts = options(&fake, &state);
+    let mut opts = fake.agent_options(&state, "node-1", TOKEN);
     opts.spool_limit_bytes = 2048;
     opts.max_frame_bytes = MIN_FRAME_BYTES;
     let agent = Running::start(opts);
@@ -304,7 +289,7 @@ fn rate_limit_spreads_a_big_file_over_several_polls() {
         .flat_map(|i| write_lines(&mut w, &format!("{i:02}-{}", "z".repeat(44)), 0..1))
         .collect();
     let started = Instant::now();
-    let agent = Running::start(options(&fake, &state));
+    let agent = Running::start(fake.agent_options(&state, "node-1", TOKEN));
     wait_for("all lines", LIMIT, || fake.all_lines().len() >= 60);
     let took = started.elapsed();
     wait_for("rate-limited polls reported", LIMIT, || {
@@ -327,7 +312,7 @@ fn drop_policy_reports_the_lines_over_the_limit() {
     let written: Vec<String> = (0..40)
         .flat_map(|i| write_lines(&mut w, &format!("{i:02}-{}", "q".repeat(44)), 0..1))
         .collect();
-    let mut opts = options(&fake, &dir.path().join("state"));
+    let mut opts = fake.agent_options(&dir.path().join("state"), "node-1", TOKEN);
     opts.rate_policy = RatePolicy::Drop;
     let agent = Running::start(opts);
     wait_for("lines and drops", LIMIT, || {
@@ -350,7 +335,7 @@ fn one_flush_marker_after_each_burst() {
     let state = dir.path().join("state");
     let mut w = open_append(&log);
     write_lines(&mut w, "f", 0..10);
-    let agent = Running::start(options(&fake, &state));
+    let agent = Running::start(fake.agent_options(&state, "node-1", TOKEN));
     wait_for("first burst", LIMIT, || fake.all_lines().len() == 10);
     wait_for("a flush", LIMIT, || fake.state().flushes.len() == 1);
     std::thread::sleep(Duration::from_millis(500));
@@ -385,7 +370,7 @@ fn start_resumes_after_what_the_collector_holds() {
     let fake = Fake::start(config(&[pattern(&log)], None), Some(TOKEN));
     let want = collector_holds_half(&fake, &log);
     // Fresh state: no checkpoint, the collector's offsets decide.
-    let agent = Running::start(options(&fake, &dir.path().join("state")));
+    let agent = Running::start(fake.agent_options(&dir.path().join("state"), "node-1", TOKEN));
     wait_for("the second half", LIMIT, || fake.all_lines().len() >= 5);
     std::thread::sleep(Duration::from_millis(300));
     agent.finish();
@@ -400,7 +385,7 @@ fn conflict_registers_again_and_resumes_after_the_collector() {
     let fake = Fake::start(config(&[pattern(&log)], None), Some(TOKEN));
     let want = collector_holds_half(&fake, &log);
     fake.state().hide_offsets_once = true;
-    let agent = Running::start(options(&fake, &dir.path().join("state")));
+    let agent = Running::start(fake.agent_options(&dir.path().join("state"), "node-1", TOKEN));
     wait_for("the second half", LIMIT, || fake.all_lines().len() >= 5);
     std::thread::sleep(Duration::from_millis(300));
     agent.finish();
@@ -416,7 +401,7 @@ fn wrong_token_delivers_nothing_and_still_stops() {
     let log = dir.path().join("app.log");
     let fake = Fake::start(config(&[pattern(&log)], None), Some(TOKEN));
     write_lines(&mut open_append(&log), "t", 0..3);
-    let mut opts = options(&fake, &dir.path().join("state"));
+    let mut opts = fake.agent_options(&dir.path().join("state"), "node-1", TOKEN);
     opts.token = Some("wrong".into());
     let agent = Running::start(opts);
     std::thread::sleep(Duration::from_millis(500));
