@@ -1,5 +1,6 @@
-//! Test support (feature `test-support`): a real SMTP server on 127.0.0.1
-//! for the email tests of this crate and of the `vigil` binary. It runs
+//! Test support (feature `test-support`) for the channel tests of this
+//! crate and the binary's end-to-end tests: a recording HTTP receiver
+//! ([`http`]) and a real SMTP server on 127.0.0.1. It runs
 //! Python's aiosmtpd (`apt-get install -y python3-aiosmtpd`) with
 //! `smtp_sink.py`, which writes each message it receives to a JSON file.
 
@@ -10,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+pub mod http;
 use vigil_config::alert::{EmailChannel, SmtpTls};
 
 /// An aiosmtpd child process writing what it receives to a folder; killed
