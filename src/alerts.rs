@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use anyhow::{Context, Result};
 use serde_json::{json, Value as J};
 use vigil_alerting::alerter::{Alerter, Watched};
-use vigil_alerting::eval::MinuteSource;
+use vigil_alerting::eval::{CachedSource, MinuteSource};
 use vigil_alerting::{Dispatcher, Outbox, Sender};
 use vigil_config::alert::Notification;
 use vigil_config::Config;
@@ -107,11 +107,13 @@ impl AlertService {
         ordered.sort();
         ordered.dedup();
         let mut alerter = self.alerter();
+        // The rules of one table mostly read the same minutes: once each.
+        let source = CachedSource::new(&self.source);
         for (minute, table) in ordered {
             if !alerter.watches(table) {
                 continue;
             }
-            let decided = alerter.on_minute(table, minute, &self.source)?;
+            let decided = alerter.on_minute(table, minute, &source)?;
             for delivery in decided.deliveries {
                 self.outbox
                     .enqueue(delivery)

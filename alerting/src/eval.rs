@@ -270,6 +270,36 @@ fn result(rule: &AlertRule, minute: i64, keys: Keys, d: &KeyData, above: &[Vec<f
     }
 }
 
+/// A source that reads each `(table, from, to)` once and answers repeats
+/// from memory: several rules of one table read the same minutes. Use it
+/// for one round of evaluation, while the source does not change.
+pub struct CachedSource<'a> {
+    inner: &'a dyn MinuteSource,
+    read: std::cell::RefCell<std::collections::HashMap<(String, i64, i64), Vec<MinuteRow>>>,
+}
+
+impl<'a> CachedSource<'a> {
+    /// Caches the reads of `inner`.
+    pub fn new(inner: &'a dyn MinuteSource) -> Self {
+        CachedSource {
+            inner,
+            read: Default::default(),
+        }
+    }
+}
+
+impl MinuteSource for CachedSource<'_> {
+    fn rows(&self, table: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String> {
+        let key = (table.to_string(), from_s, to_s);
+        if let Some(rows) = self.read.borrow().get(&key) {
+            return Ok(rows.clone());
+        }
+        let rows = self.inner.rows(table, from_s, to_s)?;
+        self.read.borrow_mut().insert(key, rows.clone());
+        Ok(rows)
+    }
+}
+
 /// Rows held in memory, table → rows (`vigil alert-test`, tests).
 impl MinuteSource for BTreeMap<String, Vec<MinuteRow>> {
     fn rows(&self, table: &str, from_s: i64, to_s: i64) -> Result<Vec<MinuteRow>, String> {

@@ -356,3 +356,29 @@ fn message_templates_use_values_keys_and_extracted_groups() {
         Some("https://runbooks.example.com/payments")
     );
 }
+
+#[test]
+fn a_cached_source_reads_each_range_once() {
+    use std::cell::Cell;
+    use vigil_alerting::eval::{CachedSource, MinuteSource};
+    struct Counting<'a>(&'a Rows, Cell<usize>);
+    impl MinuteSource for Counting<'_> {
+        fn rows(&self, t: &str, from: i64, to: i64) -> Result<Vec<vigil_model::MinuteRow>, String> {
+            self.1.set(self.1.get() + 1);
+            self.0.rows(t, from, to)
+        }
+    }
+    let rows = Rows::default();
+    rows.put("rpc", m(0), &[], "total", 5.0);
+    let mut low = rule("rpc", "total", ValueFn::Current, Op::Lt, 10.0);
+    low.name = "low".into();
+    let high = rule("rpc", "total", ValueFn::Current, Op::Gt, 1.0);
+    let mut a =
+        Alerter::open(None, vec![watched(low, false), watched(high, false)], ops()).unwrap();
+    let counting = Counting(&rows, Cell::new(0));
+    let cached = CachedSource::new(&counting);
+    let d = a.on_minute("rpc", m(0), &cached).unwrap();
+    // Both rules fire on the same row, read once.
+    assert_eq!(d.events.len(), 2);
+    assert_eq!(counting.1.get(), 1);
+}
