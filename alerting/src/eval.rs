@@ -154,7 +154,7 @@ pub fn evaluate(
         }
         if counts_rows && row.minute == minute {
             for (i, cond) in rule.conditions.iter().enumerate() {
-                if let Some(v) = value_of(&row, &cond.value) {
+                if let Some(v) = row.value(&cond.value).and_then(|v| v.as_f64()) {
                     above[i].push(v);
                 }
             }
@@ -193,14 +193,6 @@ pub fn evaluate(
         .map(|(keys, d)| result(rule, minute, keys, &d, &above))
         .collect();
     Ok(results)
-}
-
-/// A row's value by name as a number.
-fn value_of(row: &MinuteRow, name: &str) -> Option<f64> {
-    row.values
-        .iter()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| v.as_f64())
 }
 
 fn result(rule: &AlertRule, minute: i64, keys: Keys, d: &KeyData, above: &[Vec<f64>]) -> KeyResult {
