@@ -132,6 +132,21 @@ pub fn tail(path: &Path) -> String {
 /// Removes a folder when dropped.
 pub struct RemoveOnDrop(pub PathBuf);
 
+impl RemoveOnDrop {
+    /// A fresh, empty folder `<parent>/<name>-<pid>` (absolute, since the
+    /// children's configurations name files in it), removed when dropped.
+    pub fn fresh(parent: &Path, name: &str) -> Result<RemoveOnDrop> {
+        let dir = parent.join(format!("{name}-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot empty {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(RemoveOnDrop(dir.canonicalize()?))
+    }
+}
+
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

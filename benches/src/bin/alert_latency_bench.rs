@@ -20,13 +20,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use vigil_benches::child::{Proc, RemoveOnDrop};
 
 /// A notification must arrive within this many seconds of its minute's end.
 const TARGET_SECS: f64 = 15.0;
@@ -140,8 +141,8 @@ fn bench(cli: &Cli) -> Result<ExitCode> {
             cli.vigil.display()
         );
     }
-    std::fs::create_dir_all(&cli.data_dir)?;
-    let work = tempfile_dir(&cli.data_dir)?.canonicalize()?;
+    let cleanup = RemoveOnDrop::fresh(&cli.data_dir, "alert-latency")?;
+    let work = cleanup.0.clone();
     let log = work.join("pay.log");
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
@@ -178,20 +179,15 @@ alerts: {{ defaults: false }}
         let log = log.clone();
         std::thread::spawn(move || writer(&log, &stop))
     };
-    let mut child = Command::new(&cli.vigil)
-        .arg("run")
+    let mut cmd = Command::new(&cli.vigil);
+    cmd.arg("run")
         .arg("--config")
         .arg(&config)
         .arg("--data")
         .arg(work.join("data"))
         .args(["--listen", "127.0.0.1:0"])
-        .args(["--close-after", &cli.close_after.to_string()])
-        .env_remove("VIGIL_INGEST_TOKEN")
-        .env_remove("VIGIL_API_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start vigil run")?;
+        .args(["--close-after", &cli.close_after.to_string()]);
+    let (mut vigil, _) = Proc::spawn("vigil run", cmd, &work.join("vigil.stderr"), false)?;
     println!(
         "alert latency: end of the breaching minute -> webhook received (close_after {} s)",
         cli.close_after
@@ -224,12 +220,10 @@ alerts: {{ defaults: false }}
         latencies.push(latency);
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = child.kill();
-    let _ = child.wait();
+    vigil.stop()?;
     writing
         .join()
         .map_err(|_| anyhow::anyhow!("the log writer panicked"))??;
-    std::fs::remove_dir_all(&work).ok();
     if latencies.len() < cli.notifications {
         bail!(
             "only {} of {} notifications arrived in time",
@@ -249,14 +243,4 @@ alerts: {{ defaults: false }}
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A fresh folder under `parent`.
-fn tempfile_dir(parent: &Path) -> Result<std::path::PathBuf> {
-    let dir = parent.join(format!("alert-latency-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -148,12 +148,8 @@ fn bench(cli: &Cli) -> Result<ExitCode> {
             cli.vigil.display()
         );
     }
-    let work = cli
-        .data_dir
-        .join(format!("footprint-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let work = work.canonicalize()?;
-    let _cleanup = RemoveOnDrop(work.clone());
+    let cleanup = RemoveOnDrop::fresh(&cli.data_dir, "footprint")?;
+    let work = cleanup.0.clone();
     let logs = vec![work.join("a.log"), work.join("b.log")];
     for log in &logs {
         std::fs::write(log, "")?;
