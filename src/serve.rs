@@ -118,7 +118,8 @@ impl Catalog for CollectorCatalog {
 
     fn rows(&self, monitor: &str, request: &RowsRequest) -> Result<Vec<MinuteRow>, String> {
         // Metrics monitors are stored per instance; other views combine them.
-        let table = if crate::metrics::MONITORS.contains(&monitor) {
+        let metrics = crate::metrics::MONITORS.contains(&monitor);
+        let table = if metrics {
             monitor.to_string()
         } else {
             request.view.table(monitor)
@@ -136,7 +137,7 @@ impl Catalog for CollectorCatalog {
             }));
             rows.sort_by(MinuteRow::output_order);
         }
-        if crate::metrics::MONITORS.contains(&monitor) {
+        if metrics {
             let labels = self.collector.instance_labels();
             rows = crate::metrics::view_rows(rows, request.view, |i| labels.get(i).cloned());
         }
