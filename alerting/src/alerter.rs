@@ -250,11 +250,6 @@ impl Alerter {
         self.notification = notification;
     }
 
-    /// The notification settings in force.
-    pub fn notification(&self) -> &Notification {
-        &self.notification
-    }
-
     /// Whether any rule watches `table`.
     pub fn watches(&self, table: &str) -> bool {
         self.rules.iter().any(|w| w.table == table)

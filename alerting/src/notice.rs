@@ -2,7 +2,6 @@
 //! [`Delivery`]s; the outbox persists them and the channels send them.
 
 use serde::{Deserialize, Serialize};
-use vigil_config::alert::{Channel, Level};
 
 /// Whether an alert starts/continues or has stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,18 +57,6 @@ pub struct Notice {
     pub lines: Vec<String>,
     /// A link to the dashboard or a runbook.
     pub link: Option<String>,
-}
-
-impl Notice {
-    /// The level parsed back (defaults to P2 if it was edited by hand).
-    pub fn level(&self) -> Level {
-        Level::parse(&self.level).unwrap_or_default()
-    }
-
-    /// The channel parsed back.
-    pub fn channel(&self) -> Option<Channel> {
-        Channel::parse(&self.channel)
-    }
 }
 
 /// Who receives a notice, by identity; the settings (URL, secret, SMTP

@@ -138,36 +138,6 @@ impl ValueFn {
             ValueFn::CountAbove(_) => "count_above",
         }
     }
-
-    /// Whether the function yields a change in percent.
-    pub fn is_change(&self) -> bool {
-        matches!(
-            self,
-            ValueFn::Mom
-                | ValueFn::Dod
-                | ValueFn::Wow
-                | ValueFn::SumLastVsPrev(_)
-                | ValueFn::SumLastVsYesterday(_)
-        )
-    }
-
-    /// How many minutes back (before the evaluated one) the function reads.
-    pub fn lookback_minutes(&self) -> i64 {
-        const DAY: i64 = 24 * 60 + 60; // one day, plus a DST hour
-        match *self {
-            ValueFn::Current | ValueFn::CountAbove(_) => 0,
-            ValueFn::Mom => 1,
-            ValueFn::Dod => DAY,
-            ValueFn::Wow => 7 * DAY,
-            ValueFn::SumLast(n)
-            | ValueFn::AvgLast(n)
-            | ValueFn::MinLast(n)
-            | ValueFn::MaxLast(n) => i64::from(n) - 1,
-            ValueFn::SumLastVsPrev(n) => 2 * i64::from(n) - 1,
-            ValueFn::SumLastVsYesterday(n) => DAY + i64::from(n),
-            ValueFn::NoData => 0,
-        }
-    }
 }
 
 /// A comparison of a computed value with a threshold.
