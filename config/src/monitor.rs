@@ -253,7 +253,10 @@ pub struct MatchAlert {
 }
 
 /// A roll-up period of an archive monitor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Period {
     /// One hour, aligned to the hour.
     Hour,

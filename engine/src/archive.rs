@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 use vigil_config::monitor::{Kind, Monitor, Period};
 use vigil_model::MinuteRow;
 
 use crate::aggregate::{ClosedBucket, EngineCounters};
 use crate::error::Error;
-use crate::partial::Partial;
+use crate::partial::{KeyedPartial, Partial};
 
 /// Seconds in an hour, a day and a week.
 const HOUR: i64 = 3_600;
@@ -19,9 +20,48 @@ const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
 
 /// One open period: its end and the merged partial of each key.
+#[derive(Clone)]
 struct PeriodBucket {
     end_s: i64,
     keys: HashMap<Vec<String>, Partial>,
+}
+
+impl PeriodBucket {
+    fn merge(&mut self, partials: &[KeyedPartial]) {
+        for kp in partials {
+            match self.keys.get_mut(kp.key.as_slice()) {
+                Some(p) => p.merge(&kp.partial),
+                None => {
+                    self.keys.insert(kp.key.clone(), kp.partial.clone());
+                }
+            }
+        }
+    }
+}
+
+/// What an [`ArchiveAggregator`] holds, to continue after a restart: the
+/// open periods with every source bucket before a time merged in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveState {
+    /// Open periods.
+    pub periods: Vec<PeriodState>,
+    /// Periods ending at or before this (ms) were drained.
+    pub drained_to: i64,
+    /// Source buckets that came after their period was drained.
+    pub late: u64,
+}
+
+/// One open period of an [`ArchiveState`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodState {
+    /// Which roll-up.
+    pub period: Period,
+    /// Start, epoch seconds.
+    pub start_s: i64,
+    /// End, epoch seconds.
+    pub end_s: i64,
+    /// Merged partial per key.
+    pub keys: Vec<KeyedPartial>,
 }
 
 /// Rolls the closed buckets of one monitor up into the periods of an archive
@@ -29,6 +69,10 @@ struct PeriodBucket {
 /// hours on the local hour, days on local midnight, weeks on local Monday
 /// midnight. Values are recomputed from merged partials, so an hourly average
 /// is the hour's sum over the hour's lines.
+///
+/// A pushed bucket stays pending, and replaced when it is pushed again (an
+/// amended minute), until [`ArchiveAggregator::settle`] merges it into its
+/// periods; draining settles what it drains.
 ///
 /// Only minute_stat, second_stat and service_metrics monitors can be rolled
 /// up. Keys are not limited beyond the source's per-bucket key limit.
@@ -38,8 +82,10 @@ pub struct ArchiveAggregator {
     tz: Tz,
     key_names: Vec<String>,
     value_names: Vec<String>,
-    /// Open periods by (start, period).
+    /// Open periods by (start, period), with the settled buckets merged.
     open: BTreeMap<(i64, Period), PeriodBucket>,
+    /// Buckets pushed and not settled, by start (s).
+    pending: BTreeMap<i64, Vec<KeyedPartial>>,
     /// Periods ending at or before this (ms) were drained.
     drained_to: i64,
     late: u64,
@@ -52,6 +98,7 @@ impl fmt::Debug for ArchiveAggregator {
             .field("periods", &self.periods)
             .field("tz", &self.tz)
             .field("open", &self.open.len())
+            .field("pending", &self.pending.len())
             .finish()
     }
 }
@@ -106,40 +153,57 @@ impl ArchiveAggregator {
             value_names: source.value_names(),
             archive,
             open: BTreeMap::new(),
+            pending: BTreeMap::new(),
             drained_to: i64::MIN,
             late: 0,
         })
     }
 
-    /// Merges a closed bucket of the source monitor into its periods. A
-    /// bucket whose period was already drained is counted as late and
-    /// dropped from that period.
+    /// The names of the archive's key columns (the source's group-by).
+    pub fn key_names(&self) -> &[String] {
+        &self.key_names
+    }
+
+    /// Takes a closed bucket of the source monitor; a bucket pushed again
+    /// replaces the earlier one until it is settled. A bucket whose periods
+    /// were all drained is counted as late and dropped.
     pub fn push(&mut self, closed: &ClosedBucket) {
-        let mut late = false;
-        for &period in &self.periods {
-            let (start_s, end_s) = period_bounds(self.tz, period, closed.start);
-            if end_s.saturating_mul(1000) <= self.drained_to {
-                late = true;
-                continue;
-            }
-            let bucket = self
-                .open
-                .entry((start_s, period))
-                .or_insert_with(|| PeriodBucket {
-                    end_s,
-                    keys: HashMap::new(),
-                });
-            for kp in &closed.partials {
-                match bucket.keys.get_mut(kp.key.as_slice()) {
-                    Some(p) => p.merge(&kp.partial),
-                    None => {
-                        bucket.keys.insert(kp.key.clone(), kp.partial.clone());
-                    }
-                }
-            }
-        }
-        if late {
+        let open = self.periods.iter().any(|&period| {
+            let (_, end_s) = period_bounds(self.tz, period, closed.start);
+            end_s.saturating_mul(1000) > self.drained_to
+        });
+        if !open {
             self.late += 1;
+            return;
+        }
+        self.pending.insert(closed.start, closed.partials.clone());
+    }
+
+    /// Merges every pending bucket starting before `before_ms` into its
+    /// periods: buckets the source will not amend any more. A period already
+    /// drained does not take it (the bucket is counted as late).
+    pub fn settle(&mut self, before_ms: i64) {
+        let keep = self.pending.split_off(&first_second_at_or_after(before_ms));
+        let settled = std::mem::replace(&mut self.pending, keep);
+        for (start, partials) in settled {
+            let mut late = false;
+            for &period in &self.periods {
+                let (start_s, end_s) = period_bounds(self.tz, period, start);
+                if end_s.saturating_mul(1000) <= self.drained_to {
+                    late = true;
+                    continue;
+                }
+                self.open
+                    .entry((start_s, period))
+                    .or_insert_with(|| PeriodBucket {
+                        end_s,
+                        keys: HashMap::new(),
+                    })
+                    .merge(&partials);
+            }
+            if late {
+                self.late += 1;
+            }
         }
     }
 
@@ -152,9 +216,10 @@ impl ArchiveAggregator {
         }
     }
 
-    /// Rows of every period ending at or before `up_to_ms`, sorted by
-    /// start, period and keys.
+    /// Settles the buckets before `up_to_ms` and returns the rows of every
+    /// period ending at or before it, sorted by start, period and keys.
     pub fn drain_closed(&mut self, up_to_ms: i64) -> Vec<MinuteRow> {
+        self.settle(up_to_ms);
         self.drained_to = self.drained_to.max(up_to_ms);
         let closed: Vec<_> = self
             .open
@@ -163,13 +228,97 @@ impl ArchiveAggregator {
         self.rows(closed)
     }
 
-    /// Rows of every open period, sorted by start, period and keys.
+    /// Settles everything and returns the rows of every open period, sorted
+    /// by start, period and keys.
     pub fn drain_all(&mut self) -> Vec<MinuteRow> {
+        self.settle(i64::MAX);
         let closed: Vec<_> = std::mem::take(&mut self.open).into_iter().collect();
         if let Some(end) = closed.iter().map(|(_, b)| b.end_s).max() {
             self.drained_to = self.drained_to.max(end.saturating_mul(1000));
         }
         self.rows(closed)
+    }
+
+    /// The rows the open periods would have if they were drained now
+    /// (pending buckets included), without changing anything: the periods
+    /// in progress, for a live view.
+    pub fn peek_open(&self) -> Vec<MinuteRow> {
+        let mut view = ArchiveAggregator {
+            archive: self.archive.clone(),
+            periods: self.periods.clone(),
+            tz: self.tz,
+            key_names: self.key_names.clone(),
+            value_names: self.value_names.clone(),
+            open: self.open.clone(),
+            pending: self.pending.clone(),
+            drained_to: self.drained_to,
+            late: self.late,
+        };
+        view.settle(i64::MAX);
+        let open = std::mem::take(&mut view.open).into_iter().collect();
+        view.rows(open)
+    }
+
+    /// The state to continue from after a restart whose source resumes at
+    /// `before_ms`: the open periods with the pending buckets before it
+    /// merged in (later ones come again from the source).
+    pub fn state(&self, before_ms: i64) -> ArchiveState {
+        let mut open = self.open.clone();
+        let settled = self.pending.range(..first_second_at_or_after(before_ms));
+        for (&start, partials) in settled {
+            for &period in &self.periods {
+                let (start_s, end_s) = period_bounds(self.tz, period, start);
+                if end_s.saturating_mul(1000) > self.drained_to {
+                    open.entry((start_s, period))
+                        .or_insert_with(|| PeriodBucket {
+                            end_s,
+                            keys: HashMap::new(),
+                        })
+                        .merge(partials);
+                }
+            }
+        }
+        ArchiveState {
+            periods: open
+                .into_iter()
+                .map(|((start_s, period), bucket)| {
+                    let mut keys: Vec<KeyedPartial> = bucket
+                        .keys
+                        .into_iter()
+                        .map(|(key, partial)| KeyedPartial { key, partial })
+                        .collect();
+                    keys.sort_by(|a, b| a.key.cmp(&b.key));
+                    PeriodState {
+                        period,
+                        start_s,
+                        end_s: bucket.end_s,
+                        keys,
+                    }
+                })
+                .collect(),
+            drained_to: self.drained_to,
+            late: self.late,
+        }
+    }
+
+    /// Continues from `state` (see [`ArchiveAggregator::state`]); periods
+    /// this archive does not roll up any more are left out.
+    pub fn restore(&mut self, state: &ArchiveState) {
+        self.drained_to = self.drained_to.max(state.drained_to);
+        self.late += state.late;
+        for p in state
+            .periods
+            .iter()
+            .filter(|p| self.periods.contains(&p.period))
+        {
+            self.open
+                .entry((p.start_s, p.period))
+                .or_insert_with(|| PeriodBucket {
+                    end_s: p.end_s,
+                    keys: HashMap::new(),
+                })
+                .merge(&p.keys);
+        }
     }
 
     fn rows(&self, closed: Vec<((i64, Period), PeriodBucket)>) -> Vec<MinuteRow> {
@@ -193,6 +342,13 @@ impl ArchiveAggregator {
         rows.sort_by(MinuteRow::output_order);
         rows
     }
+}
+
+/// The first whole second (epoch s) at or after `ms`: buckets starting
+/// before it start before `ms`.
+fn first_second_at_or_after(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+        .saturating_add(i64::from(ms.rem_euclid(1000) != 0))
 }
 
 /// Start and end (epoch seconds) of the `period` holding `t_s`, in `tz`.

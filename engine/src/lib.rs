@@ -68,6 +68,6 @@ pub mod store;
 mod top;
 
 pub use aggregate::{Aggregator, ClosedBucket, EngineCounters};
-pub use archive::ArchiveAggregator;
+pub use archive::{ArchiveAggregator, ArchiveState, PeriodState};
 pub use error::Error;
 pub use partial::{KeyedPartial, Partial};

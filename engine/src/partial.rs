@@ -9,6 +9,7 @@
 //! average is the hour's sum over the hour's lines, never an average of
 //! averages.
 
+use serde::{Deserialize, Serialize};
 use vigil_model::Value;
 
 /// An integer (or float, for float columns) value as a [`Value`]: an exact
@@ -21,12 +22,12 @@ pub(crate) fn int_value(i: i128) -> Value {
 }
 
 /// A running sum of an integer or a float column.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Sum {
     /// Exact sum of an `Int` column.
     Int(i128),
     /// Sum of a `Float` column.
-    Float(f64),
+    Float(#[serde(with = "any_f64")] f64),
 }
 
 impl Sum {
@@ -69,12 +70,12 @@ impl Sum {
 /// An empty extreme holds the identity of its operation (`i64::MAX` or `+inf`
 /// for a minimum, `i64::MIN` or `-inf` for a maximum). Floats are ordered by
 /// [`f64::total_cmp`], so `-0.0 < 0.0` and merging is order independent.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Extreme {
     /// Extreme of an `Int` column.
     Int(i64),
     /// Extreme of a `Float` column.
-    Float(f64),
+    Float(#[serde(with = "any_f64")] f64),
 }
 
 impl Extreme {
@@ -106,7 +107,7 @@ impl Extreme {
 }
 
 /// The accumulator of one statistic; see `vigil_config::monitor::Stat`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Cell {
     /// Number of lines (read from [`StatsPartial::lines`]).
     Count,
@@ -160,7 +161,7 @@ impl Cell {
 
 /// The partial of a statistics monitor (minute_stat, second_stat): the
 /// lines seen and one cell per statistic, in the monitor's order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsPartial {
     /// Lines accumulated.
     pub lines: u64,
@@ -176,7 +177,7 @@ impl StatsPartial {
 }
 
 /// The partial of a service_metrics monitor.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ServicePartial {
     /// Calls (sum of the count column, or lines).
     pub total: i128,
@@ -210,7 +211,7 @@ impl ServicePartial {
 }
 
 /// A mergeable accumulator of one key over a set of rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Partial {
     /// Of a minute_stat or second_stat monitor.
     Stats(StatsPartial),
@@ -252,12 +253,41 @@ impl Partial {
 }
 
 /// A key's partial in a closed bucket.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyedPartial {
     /// The key values, in group-by order (empty without keys).
     pub key: Vec<String>,
     /// The key's accumulator.
     pub partial: Partial,
+}
+
+/// Floats that survive formats without infinities (JSON): the identity of
+/// an empty minimum or maximum is infinite. A finite float is a number, any
+/// other a string (`"inf"`, `"-inf"`, `"NaN"`).
+mod any_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(f: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if f.is_finite() {
+            s.serialize_f64(*f)
+        } else {
+            s.serialize_str(&f.to_string())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Number(f) => Ok(f),
+            Repr::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +314,31 @@ mod tests {
                 Value::Missing
             ]
         );
+    }
+
+    #[test]
+    fn partials_survive_json() {
+        let p = Partial::Stats(StatsPartial {
+            lines: 3,
+            cells: vec![
+                Cell::Count,
+                Cell::Sum(Sum::Int(i128::from(i64::MAX) + 5)),
+                Cell::Min(Extreme::Float(f64::INFINITY)),
+                Cell::Max(Extreme::Float(f64::NEG_INFINITY)),
+                Cell::Avg(Sum::Float(0.1)),
+                Cell::Ratio(Sum::Int(-2), Sum::Float(3.5)),
+                Cell::Occurrences(7),
+            ],
+        });
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Partial>(&json).unwrap(), p);
+        let s = Partial::Service(ServicePartial {
+            total: 10,
+            success: 9,
+            elapsed: Some(Sum::Int(1234)),
+        });
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Partial>(&json).unwrap(), s);
     }
 
     #[test]

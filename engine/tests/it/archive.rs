@@ -142,6 +142,72 @@ fn hour_and_day_rollups_recompute_from_partials() {
 }
 
 #[test]
+fn an_amended_minute_replaces_its_first_version_until_settled() {
+    let src = source();
+    let mut agg = Aggregator::new(Arc::new(src.clone())).expect("aggregator");
+    let mut arch =
+        ArchiveAggregator::new(archive("src", vec![Period::Hour]), &src).expect("archive");
+    // 10:00 a 1, 2 drained; then 3 more for 10:00 (an amendment) and 10:05 a 4.
+    agg.push(&batch(
+        &[at(0, 1, 0), at(0, 2, 0), at(1, 30, 0)],
+        vec![s(&["a", "a", "a"]), i(&[1, 2, 100])],
+    ))
+    .expect("push");
+    for closed in agg.drain_closed(at(1, 0, 0)) {
+        arch.push(&closed);
+    }
+    let in_progress = |n: i64, sum: i64, max: i64| {
+        vec![
+            Value::Int(n),
+            Value::Int(sum),
+            Value::Float(sum as f64 / n as f64),
+            Value::Int(1),
+            Value::Int(max),
+        ]
+    };
+    assert_eq!(
+        summary(&arch.peek_open()),
+        vec![(Some("hour"), T0_S, "a", in_progress(2, 3, 2))]
+    );
+    agg.push(&batch(
+        &[at(0, 40, 0), at(5, 0, 0)],
+        vec![s(&["a", "a"]), i(&[3, 4])],
+    ))
+    .expect("push");
+    assert_eq!(agg.counters().amended, 1);
+    for closed in agg.drain_closed(at(6, 0, 0)) {
+        arch.push(&closed);
+    }
+    // 10:00 came again whole (1, 2, 3): it replaces its first version.
+    assert_eq!(
+        summary(&arch.peek_open()),
+        vec![(Some("hour"), T0_S, "a", in_progress(5, 110, 100))]
+    );
+
+    // A restart at 10:05: what was before comes from the state, the rest
+    // from the source again, and the hour is the same.
+    let state = arch.state(at(5, 0, 0));
+    let json = serde_json::to_string(&state).expect("state to JSON");
+    let state: vigil_engine::ArchiveState = serde_json::from_str(&json).expect("state from JSON");
+    let mut restarted =
+        ArchiveAggregator::new(archive("src", vec![Period::Hour]), &src).expect("archive");
+    restarted.restore(&state);
+    let mut again = Aggregator::new(Arc::new(src.clone())).expect("aggregator");
+    again
+        .push(&batch(&[at(5, 0, 0)], vec![s(&["a"]), i(&[4])]))
+        .expect("push");
+    for closed in again.drain_all() {
+        restarted.push(&closed);
+    }
+    let expected = vec![(Some("hour"), T0_S, "a", in_progress(5, 110, 100))];
+    assert_eq!(summary(&restarted.peek_open()), expected);
+    // Nothing is drained before the hour is over, then all of it once.
+    assert!(restarted.drain_closed(at(59, 0, 0)).is_empty());
+    assert_eq!(summary(&restarted.drain_closed(at(60, 0, 0))), expected);
+    assert_eq!(summary(&arch.drain_all()), expected);
+}
+
+#[test]
 fn weekly_service_rollup() {
     let mut src = monitor(
         "svc",
