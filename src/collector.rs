@@ -25,7 +25,7 @@ use serde_json::{json, Value as J};
 use vigil_collector::offsets::{write_atomic, Offsets, Verdict};
 use vigil_collector::register::{AgentState, Registry};
 use vigil_collector::wal::Wal;
-use vigil_config::{Config, Kind, Monitor};
+use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
@@ -76,13 +76,7 @@ struct Loaded {
 
 impl Loaded {
     fn new(config: &Config, version: &str) -> Self {
-        let monitors: Vec<Arc<Monitor>> = config
-            .monitors
-            .iter()
-            .filter(|m| !matches!(m.kind, Kind::Archive(_)))
-            .cloned()
-            .map(Arc::new)
-            .collect();
+        let monitors: Vec<Arc<Monitor>> = config.monitors.iter().cloned().map(Arc::new).collect();
         let mut sources: Vec<SourceConfig> = Vec::new();
         for m in &monitors {
             let Some(s) = &m.source else { continue };

@@ -177,6 +177,10 @@ struct ServerArgs {
     /// Seconds between agent heartbeats (3 missed: the agent is lost).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     heartbeat: u64,
+    /// Seconds after which a write-ahead log segment is closed, so that it
+    /// can be deleted once every minute in it is final and stored.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    wal_segment_secs: u64,
     /// File holding the token agents must present (default:
     /// VIGIL_INGEST_TOKEN; none: agents are not asked for one).
     #[arg(long, value_name = "FILE")]
@@ -202,6 +206,7 @@ impl ServerArgs {
             listen: self.listen,
             close_after_secs: self.close_after,
             heartbeat_secs: self.heartbeat,
+            wal_segment_secs: self.wal_segment_secs,
             tokens: run::TokenSources {
                 ingest_file: self.ingest_token_file,
                 api_file: self.api_token_file,

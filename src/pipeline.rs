@@ -17,9 +17,9 @@ use arrow::record_batch::RecordBatch;
 use vigil_collector::cut::Cutter;
 use vigil_collector::decode::Decoder;
 use vigil_collector::multiline::Joiner;
-use vigil_config::Monitor;
+use vigil_config::{Kind, Monitor};
 use vigil_engine::store::MinuteStore;
-use vigil_engine::Aggregator;
+use vigil_engine::{Aggregator, ArchiveAggregator, ArchiveState, ClosedBucket};
 use vigil_model::wire::{Batch, Labels};
 use vigil_model::{Counters, MinuteRow, View};
 
@@ -55,6 +55,17 @@ struct MonitorPipe {
     floor_ms: Option<i64>,
     /// Lines the agents dropped by the source's rate limit.
     rate_limited: u64,
+    /// Whether its archives' periods in progress are stored as they are
+    /// (done once its lines stop; see [`Pipeline::close`]).
+    archived: bool,
+}
+
+/// An archive monitor: the roll-up of one monitor's closed minutes.
+struct ArchivePipe {
+    monitor: Arc<Monitor>,
+    /// Index of the source monitor in [`Pipeline::monitors`].
+    source: usize,
+    aggregator: ArchiveAggregator,
 }
 
 /// Decoding and multi-line state of one file, per read group.
@@ -74,11 +85,16 @@ pub struct Floors {
     pub final_before_ms: BTreeMap<String, i64>,
     /// Counters of the lines in deleted segments, per monitor.
     pub counters: BTreeMap<String, Counters>,
+    /// Per archive monitor, its open periods with the minutes before its
+    /// source's floor merged in.
+    #[serde(default)]
+    pub archives: BTreeMap<String, ArchiveState>,
 }
 
 /// See the [module docs](self).
 pub struct Pipeline {
     monitors: Vec<MonitorPipe>,
+    archives: Vec<ArchivePipe>,
     groups: Vec<Vec<usize>>,
     files: HashMap<FileKey, FileState>,
     store: MinuteStore,
@@ -93,8 +109,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline for `monitors` (archives are skipped) writing to `store`,
-    /// resuming from `floors`.
+    /// A pipeline for `monitors` (archives roll up the minutes of their
+    /// source) writing to `store`, resuming from `floors`.
     pub fn new(
         monitors: &[Arc<Monitor>],
         store: MinuteStore,
@@ -113,11 +129,37 @@ impl Pipeline {
                 labelled: BTreeMap::new(),
                 floor_ms,
                 rate_limited: 0,
+                archived: false,
+            });
+        }
+        let mut archives = Vec::new();
+        for m in monitors {
+            let Kind::Archive(settings) = &m.kind else {
+                continue;
+            };
+            let source = pipes
+                .iter()
+                .position(|p| p.monitor.name == settings.of)
+                .with_context(|| {
+                    format!(
+                        "archive {} rolls up unknown monitor {}",
+                        m.name, settings.of
+                    )
+                })?;
+            let mut aggregator = ArchiveAggregator::new(m.clone(), &pipes[source].monitor)?;
+            if let Some(state) = floors.archives.get(&m.name) {
+                aggregator.restore(state);
+            }
+            archives.push(ArchivePipe {
+                monitor: m.clone(),
+                source,
+                aggregator,
             });
         }
         let groups = route::read_groups(pipes.iter().enumerate().map(|(i, p)| (i, &*p.monitor)));
         Ok(Pipeline {
             monitors: pipes,
+            archives,
             groups,
             files: HashMap::new(),
             store,
@@ -261,6 +303,7 @@ impl Pipeline {
         let pipe = &mut self.monitors[i];
         pipe.total.aggregator.push(batch)?;
         pipe.total.last_rows_ms = now_ms;
+        pipe.archived = false;
         for view in View::LABELLED {
             let label = view.label_of(labels).unwrap_or_default();
             let agg = match pipe.labelled.entry((view, label)) {
@@ -279,16 +322,38 @@ impl Pipeline {
     /// minute closes `close_after` after its end, by the newest line time or
     /// the wall clock, whichever comes first. An aggregator that received
     /// nothing for as long as the lateness window is final: later lines for
-    /// its minutes are late. Returns each (monitor, minute) stored in
-    /// total, in minute order per monitor: the minutes alert rules evaluate.
+    /// its minutes are late. An archive period is stored once every minute
+    /// in it is final; when its monitor's lines stop (the idle rule above),
+    /// the periods in progress are stored as they are too, and stored again
+    /// when they end: the last hour of a log that stopped is not only in
+    /// memory. Returns each (monitor, minute) stored in total, in minute
+    /// order per monitor: the minutes alert rules evaluate.
     pub fn close(&mut self, now_ms: i64) -> Result<Vec<(String, i64)>> {
         let close_after = self.close_after_ms;
         let mut closed = Vec::new();
-        for pipe in &mut self.monitors {
+        for (i, pipe) in self.monitors.iter_mut().enumerate() {
             let name = pipe.monitor.name.clone();
             let key_names = pipe.monitor.key_names();
             let lateness_ms = pipe.monitor.lateness_secs.saturating_mul(1000);
-            let rows = drain(&mut pipe.total, now_ms, close_after, lateness_ms);
+            let (buckets, idle) = drain(&mut pipe.total, now_ms, close_after, lateness_ms);
+            let final_ms = pipe.total.aggregator.final_before_ms();
+            let store_open = idle && !pipe.archived;
+            for archive in self.archives.iter_mut().filter(|a| a.source == i) {
+                for bucket in &buckets {
+                    archive.aggregator.push(bucket);
+                }
+                let mut rows =
+                    final_ms.map_or_else(Vec::new, |f| archive.aggregator.drain_closed(f));
+                if store_open {
+                    rows.extend(archive.aggregator.peek_open());
+                }
+                let archive_name = &archive.monitor.name;
+                self.store
+                    .write_table(archive_name, archive.aggregator.key_names(), &rows)
+                    .with_context(|| format!("storing periods of {archive_name}"))?;
+            }
+            pipe.archived |= store_open;
+            let rows = rows_of(buckets);
             let minutes: BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
             closed.extend(minutes.into_iter().map(|m| (name.clone(), m)));
             self.store
@@ -296,7 +361,7 @@ impl Pipeline {
                 .with_context(|| format!("storing minutes of {name}"))?;
             let mut by_view: BTreeMap<View, Vec<MinuteRow>> = BTreeMap::new();
             for ((view, label), agg) in &mut pipe.labelled {
-                let rows = drain(agg, now_ms, close_after, lateness_ms);
+                let rows = rows_of(drain(agg, now_ms, close_after, lateness_ms).0);
                 let out = by_view.entry(*view).or_default();
                 out.extend(labelled(rows, *view, label));
             }
@@ -323,12 +388,20 @@ impl Pipeline {
                 c.rate_limited += p.rate_limited;
                 (p.monitor.name.clone(), c)
             })
+            .chain(self.archives.iter().map(|a| {
+                let mut c = Counters::default();
+                a.aggregator.counters().add_to(&mut c);
+                (a.monitor.name.clone(), c)
+            }))
             .collect()
     }
 
     /// The minutes in progress of `monitor` in `view` (label first among
     /// the keys in labelled views).
     pub fn peek(&self, monitor: &str, view: View) -> Vec<MinuteRow> {
+        if let Some(archive) = self.archives.iter().find(|a| a.monitor.name == monitor) {
+            return archive.aggregator.peek_open();
+        }
         let Some(pipe) = self.monitors.iter().find(|p| p.monitor.name == monitor) else {
             return Vec::new();
         };
@@ -368,6 +441,7 @@ impl Pipeline {
             })
             .collect();
         let floors = Floors {
+            archives: self.archive_states(&final_before_ms),
             final_before_ms,
             counters: self.counters(),
         };
@@ -442,10 +516,27 @@ impl Pipeline {
         Some((
             cut,
             Floors {
+                archives: self.archive_states(&final_before_ms),
                 final_before_ms,
                 counters,
             },
         ))
+    }
+
+    /// Each archive's state, its source resuming at the floor in
+    /// `final_before_ms` (from the start without one).
+    fn archive_states(
+        &self,
+        final_before_ms: &BTreeMap<String, i64>,
+    ) -> BTreeMap<String, ArchiveState> {
+        self.archives
+            .iter()
+            .map(|a| {
+                let source = &self.monitors[a.source].monitor.name;
+                let before = final_before_ms.get(source).copied().unwrap_or(i64::MIN);
+                (a.monitor.name.clone(), a.aggregator.state(before))
+            })
+            .collect()
     }
 
     /// Forgets the bookkeeping of segments before `cut` once they are
@@ -457,17 +548,24 @@ impl Pipeline {
     }
 }
 
-/// Drains what is due from `agg` as rows; finalizes it when idle.
-fn drain(agg: &mut Agg, now_ms: i64, close_after_ms: i64, lateness_ms: i64) -> Vec<MinuteRow> {
+/// Drains what is due from `agg`; finalizes it when idle. Returns the
+/// drained buckets and whether it was idle.
+fn drain(
+    agg: &mut Agg,
+    now_ms: i64,
+    close_after_ms: i64,
+    lateness_ms: i64,
+) -> (Vec<ClosedBucket>, bool) {
     let a = &mut agg.aggregator;
     let newest = a.newest_ms().unwrap_or(i64::MIN);
     let up_to = newest.max(now_ms).saturating_sub(close_after_ms);
-    let mut rows = rows_of(a.drain_closed(up_to));
-    if now_ms.saturating_sub(agg.last_rows_ms) > lateness_ms.saturating_add(close_after_ms) {
-        rows.extend(rows_of(a.drain_all()));
+    let mut buckets = a.drain_closed(up_to);
+    let idle = now_ms.saturating_sub(agg.last_rows_ms) > lateness_ms.saturating_add(close_after_ms);
+    if idle {
+        buckets.extend(a.drain_all());
         a.finalize();
     }
-    rows
+    (buckets, idle)
 }
 
 /// `rows` of one label of `view`, the label first among their keys.
@@ -479,6 +577,6 @@ fn labelled(rows: Vec<MinuteRow>, view: View, label: &str) -> impl Iterator<Item
     })
 }
 
-fn rows_of(buckets: Vec<vigil_engine::ClosedBucket>) -> Vec<MinuteRow> {
+fn rows_of(buckets: Vec<ClosedBucket>) -> Vec<MinuteRow> {
     buckets.into_iter().flat_map(|b| b.rows).collect()
 }

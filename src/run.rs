@@ -70,6 +70,8 @@ pub struct Options {
     pub close_after_secs: u64,
     /// Seconds between agent heartbeats.
     pub heartbeat_secs: u64,
+    /// Seconds after which a write-ahead log segment is closed.
+    pub wal_segment_secs: u64,
     /// Where the tokens come from.
     pub tokens: TokenSources,
     /// PEM certificate chain and key: serve HTTPS.
@@ -87,6 +89,7 @@ impl Options {
                     .unwrap_or(i64::MAX / 1000)
                     .saturating_mul(1000),
                 heartbeat_secs: self.heartbeat_secs.max(1),
+                segment_age: std::time::Duration::from_secs(self.wal_segment_secs.max(1)),
                 ..Settings::default()
             },
             tokens: self.tokens.read()?,

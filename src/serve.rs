@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value as J;
+use vigil_config::Kind;
 use vigil_dashboards::api::{
     ApiError, Catalog, HistoryQuery, MonitorInfo, PauseRequest, RowsRequest, Server, Tokens,
 };
@@ -94,11 +95,25 @@ impl Dashboards {
 impl Catalog for CollectorCatalog {
     fn monitors(&self) -> Vec<MonitorInfo> {
         let counters = self.collector.counters();
-        self.collector
-            .monitors()
+        let monitors = self.collector.monitors();
+        monitors
             .iter()
             .map(|m| {
-                MonitorInfo::from_monitor(m, counters.get(&m.name).copied().unwrap_or_default())
+                let mut info = MonitorInfo::from_monitor(
+                    m,
+                    counters.get(&m.name).copied().unwrap_or_default(),
+                );
+                // An archive has the keys, values and timezone of what it rolls up.
+                if let Kind::Archive(a) = &m.kind {
+                    if let Some(source) = monitors.iter().find(|s| s.name == a.of) {
+                        let of = MonitorInfo::from_monitor(source, Default::default());
+                        info.keys = of.keys;
+                        info.values = of.values;
+                        info.timezone = of.timezone;
+                        info.app = info.app.or(of.app);
+                    }
+                }
+                info
             })
             .chain(crate::metrics::MONITORS.iter().map(|name| MonitorInfo {
                 name: name.to_string(),
@@ -131,10 +146,16 @@ impl Catalog for CollectorCatalog {
             .map_err(|e| e.to_string())?;
         if request.live {
             let open = self.collector.peek(monitor, request.view);
-            let stored: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
-            rows.extend(open.into_iter().filter(|r| {
-                r.minute >= request.from_s && r.minute < request.to_s && !stored.contains(&r.minute)
-            }));
+            // What is in progress replaces what was stored of it (an
+            // archive stores its periods in progress when lines stop).
+            let open: Vec<MinuteRow> = open
+                .into_iter()
+                .filter(|r| r.minute >= request.from_s && r.minute < request.to_s)
+                .collect();
+            let in_progress: std::collections::BTreeSet<(i64, Option<String>)> =
+                open.iter().map(|r| (r.minute, r.period.clone())).collect();
+            rows.retain(|r| !in_progress.contains(&(r.minute, r.period.clone())));
+            rows.extend(open);
             rows.sort_by(MinuteRow::output_order);
         }
         if metrics {

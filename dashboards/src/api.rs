@@ -767,6 +767,8 @@ struct RowsQuery {
     to: i64,
     view: View,
     live: bool,
+    /// Only rows of this archive period (hour, day, week).
+    period: Option<String>,
     keys: Vec<(String, String)>,
 }
 
@@ -777,6 +779,8 @@ impl RowsQuery {
         let mut keys = Vec::new();
         let mut view = View::Total;
         let mut live = false;
+        let mut period = None;
+        let archive = info.kind == "archive";
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (raw_k, raw_v) = pair.split_once('=').unwrap_or((pair, ""));
             let k = percent_decode(raw_k, true);
@@ -801,6 +805,24 @@ impl RowsQuery {
                             format!("unknown view `{v}`; expected total, instance, idc or ldc"),
                         )
                     })?;
+                    if archive && view != View::Total {
+                        return Err(ApiError::bad(
+                            "view",
+                            format!(
+                                "archive monitor `{}` is rolled up in total only, not by {v}",
+                                info.name
+                            ),
+                        ));
+                    }
+                }
+                "period" if archive => {
+                    if !matches!(v.as_str(), "hour" | "day" | "week") {
+                        return Err(ApiError::bad(
+                            "period",
+                            format!("unknown period `{v}`; expected hour, day or week"),
+                        ));
+                    }
+                    period = Some(v);
                 }
                 "live" => {
                     live = match v.as_str() {
@@ -831,7 +853,10 @@ impl RowsQuery {
                     None => {
                         return Err(ApiError::bad(
                             &k,
-                            format!("unknown query parameter `{k}`; expected from, to, view, live, key.<column>"),
+                            format!(
+                                "unknown query parameter `{k}`; expected from, to, view, live, {}key.<column>",
+                                if archive { "period, " } else { "" }
+                            ),
                         ));
                     }
                 },
@@ -847,6 +872,7 @@ impl RowsQuery {
             to,
             view,
             live,
+            period,
             keys,
         })
     }
@@ -854,6 +880,7 @@ impl RowsQuery {
     fn matches(&self, row: &MinuteRow) -> bool {
         row.minute >= self.from
             && row.minute < self.to
+            && (self.period.is_none() || row.period == self.period)
             && self
                 .keys
                 .iter()

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod apps;
+mod archives;
 mod check;
 mod deploy;
 mod filters;

@@ -27,6 +27,13 @@ impl Proc {
         Proc::spawn(cmd, "vigil collector listening on http://")
     }
 
+    /// Starts `vigil collector` on `listen` with more arguments.
+    pub fn collector_with(config: &Path, data: &Path, listen: &str, args: &[&str]) -> Proc {
+        let mut cmd = collector_command(config, data, listen);
+        cmd.args(args);
+        Proc::spawn(cmd, "vigil collector listening on http://")
+    }
+
     /// Starts `vigil run` (collector and local agent) on any port, closing
     /// minutes 1 s after their end, and waits until it listens.
     pub fn run(config: &Path, data: &Path) -> Proc {
