@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::monitor::Period;
+
 /// One dashboard: a page of reports.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +60,9 @@ pub enum ReportKind {
     /// A second_stat monitor's last seconds (the report's span, 1 minute
     /// unless it says otherwise) down, one column per source.
     Seconds,
+    /// An archive monitor's periods (`period`: hours, days or weeks) of the
+    /// span down, the one in progress first, one column per source.
+    Archive,
 }
 
 impl ReportKind {
@@ -72,15 +77,20 @@ impl ReportKind {
             ReportKind::Top => "top",
             ReportKind::Service => "service",
             ReportKind::Seconds => "seconds",
+            ReportKind::Archive => "archive",
         }
     }
 
     /// The span of a report of this kind that names none, minutes, given
-    /// the dashboard's.
-    pub fn default_span(self, dashboard_span: i64) -> i64 {
-        match self {
-            ReportKind::LastMinutes | ReportKind::KeysAcross => 10,
-            ReportKind::Seconds => 1,
+    /// the dashboard's and, for an archive report, its period: a day of
+    /// hours, two weeks of days, three weeks (all that is kept) of weeks.
+    pub fn default_span(self, dashboard_span: i64, period: Option<Period>) -> i64 {
+        match (self, period) {
+            (ReportKind::LastMinutes | ReportKind::KeysAcross, _) => 10,
+            (ReportKind::Seconds, _) => 1,
+            (ReportKind::Archive, Some(Period::Hour)) => 24 * 60,
+            (ReportKind::Archive, Some(Period::Day)) => 14 * 24 * 60,
+            (ReportKind::Archive, Some(Period::Week)) => 21 * 24 * 60,
             _ => dashboard_span,
         }
     }
@@ -93,8 +103,9 @@ pub struct ReportSpec {
     /// The report's title.
     pub title: String,
     /// What the report shows: `last_minutes`, `trend`, `current_keys`,
-    /// `minutes_keys`, `keys_across`, `top`, `service` or `seconds` (a
-    /// second_stat monitor's last seconds).
+    /// `minutes_keys`, `keys_across`, `top`, `service`, `seconds` (a
+    /// second_stat monitor's last seconds) or `archive` (an archive
+    /// monitor's hours, days or weeks).
     #[serde(rename = "type")]
     pub kind: ReportKind,
     /// Columns of the 12-column grid it spans, 1 to 12. Default 12.
@@ -122,6 +133,10 @@ pub struct ReportSpec {
     /// Top tables: how many keys. Default 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top: Option<usize>,
+    /// Archive tables: which roll-up, `hour`, `day` or `week` (one the
+    /// archive monitors of the sources have).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
     /// Where the numbers come from.
     pub sources: Vec<SourceSpec>,
 }
@@ -237,6 +252,8 @@ pub struct Report {
     pub compare_days: Vec<i64>,
     /// Keys of a top table.
     pub top: usize,
+    /// The roll-up an archive table shows.
+    pub period: Option<Period>,
     /// Sources, in column or line order.
     pub sources: Vec<Source>,
 }

@@ -275,6 +275,13 @@ impl Period {
             Period::Week => "week",
         }
     }
+
+    /// The period named `name` as written in YAML.
+    pub fn parse(name: &str) -> Option<Period> {
+        [Period::Hour, Period::Day, Period::Week]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 /// Settings of an archive monitor.

@@ -715,17 +715,12 @@ impl Ctx<'_> {
                 };
                 let mut periods = Vec::new();
                 for (k, p) in a.periods.iter().enumerate() {
-                    let period = match p.as_str() {
-                        "hour" => Period::Hour,
-                        "day" => Period::Day,
-                        "week" => Period::Week,
-                        other => {
-                            self.error(
-                                &at(&["archive".into(), "periods".into(), k.into()]),
-                                format!("unknown period `{other}`; use hour, day or week"),
-                            );
-                            continue;
-                        }
+                    let Some(period) = Period::parse(p) else {
+                        self.error(
+                            &at(&["archive".into(), "periods".into(), k.into()]),
+                            format!("unknown period `{p}`; use hour, day or week"),
+                        );
+                        continue;
                     };
                     if !periods.contains(&period) {
                         periods.push(period);

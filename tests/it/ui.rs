@@ -29,6 +29,23 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+/// Lines, sum and maximum of the elapsed column (the sixth) of trade.log.
+fn trade_elapsed() -> (i64, i64, i64) {
+    let text = std::fs::read_to_string(crate::support::examples().join("logs/trade.log"))
+        .expect("trade.log");
+    let elapsed: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .nth(5)
+                .and_then(|e| e.parse().ok())
+                .expect("an elapsed field")
+        })
+        .collect();
+    let max = elapsed.iter().copied().max().unwrap_or(0);
+    (elapsed.len() as i64, elapsed.iter().sum(), max)
+}
+
 /// Waits until `vigil run` has stored every example minute the pages show.
 fn wait_for_fixtures(addr: &str) {
     let rows =
@@ -202,6 +219,17 @@ fn every_page_in_a_browser_shows_the_fixture_numbers() {
                 assert_eq!(cell(&got, product), Some(count), "{minute} {product}: {got:?}");
             }
         }
+        // The archive table: trade.log's 5 minutes of 120 lines in hour
+        // 10:00, which `to` (10:06) is in; elapsed as a sum over the file.
+        let hours = "table[data-report^='Orders per hour']";
+        let got = row(&page, hours, "2026-11-20 10:00 (in progress)").await;
+        let (lines, sum, max) = trade_elapsed();
+        assert_eq!(lines, 600);
+        assert_eq!(cell(&got, "orders"), Some("600"), "{got:?}");
+        let avg = format!("{:.1}", sum as f64 / lines as f64);
+        assert_eq!(cell(&got, "avg elapsed ms"), Some(avg.as_str()), "{got:?}");
+        let max = max.to_string();
+        assert_eq!(cell(&got, "max elapsed ms"), Some(max.as_str()), "{got:?}");
         // Every example file has its dashboard, listed and rendered.
         let page = open(&browser, &format!("{base}/dashboards")).await;
         let listed = text(&page).await;

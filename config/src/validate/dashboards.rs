@@ -12,7 +12,7 @@ use crate::alert::BUILTIN_MONITORS;
 use crate::dashboard::*;
 use crate::error::Diagnostic;
 use crate::locate::Seg;
-use crate::monitor::{Config, Kind};
+use crate::monitor::{Config, Kind, Monitor, Period};
 
 /// Default minutes a dashboard shows.
 pub const DEFAULT_SPAN_MIN: i64 = 60;
@@ -34,6 +34,9 @@ enum Need {
     Service,
     /// A second_stat monitor with the value.
     Seconds,
+    /// An archive monitor whose source has the value, rolling up this
+    /// period (`None`: the report names none, already reported).
+    Archive(Option<Period>),
 }
 
 /// A monitor named by a source, checked in [`DashboardLoad::finish`].
@@ -157,8 +160,45 @@ fn check_reference(config: &Config, r: Reference, diags: &mut Vec<Diagnostic>) {
         );
         return;
     };
-    let values = m.value_names();
-    let key_names = m.key_names();
+    // An archive has the keys and values of the monitor it rolls up.
+    let archive = match &m.kind {
+        Kind::Archive(a) => Some(a),
+        _ => None,
+    };
+    let of: &Monitor = archive.and_then(|a| config.monitor(&a.of)).unwrap_or(m);
+    let values = of.value_names();
+    let key_names = of.key_names();
+    match (r.need, archive) {
+        (Need::Archive(_), None) => report(
+            r.monitor_at.clone(),
+            format!(
+                "an archive report needs an archive monitor; `{}` is a {}",
+                m.name,
+                m.kind.name()
+            ),
+        ),
+        (Need::Archive(Some(p)), Some(a)) if !a.periods.contains(&p) => {
+            let periods: Vec<&str> = a.periods.iter().map(|p| p.name()).collect();
+            report(
+                r.monitor_at.clone(),
+                format!(
+                    "archive `{}` rolls up {}, not the report's period `{}`",
+                    m.name,
+                    periods.join(", "),
+                    p.name()
+                ),
+            );
+        }
+        (Need::Archive(_), Some(_)) => {}
+        (_, Some(_)) => report(
+            r.monitor_at.clone(),
+            format!(
+                "monitor `{}` is an archive (hour, day or week roll-ups); show it with an archive report",
+                m.name
+            ),
+        ),
+        (_, None) => {}
+    }
     match r.need {
         Need::Service if !matches!(m.kind, Kind::ServiceMetrics(_)) => report(
             r.monitor_at.clone(),
@@ -340,6 +380,7 @@ impl Ctx<'_> {
                 ),
             );
         }
+        let period = self.report_period(at, spec);
         let top = spec.top.unwrap_or(DEFAULT_TOP);
         if top == 0 || top > 1000 {
             self.error(&sub(at, "top"), format!("top is 1 to 1000 keys, not {top}"));
@@ -367,6 +408,7 @@ impl Ctx<'_> {
             | ReportKind::Top => Need::Keyed,
             ReportKind::LastMinutes | ReportKind::Trend => Need::Value,
             ReportKind::Seconds => Need::Seconds,
+            ReportKind::Archive => Need::Archive(period),
         };
         let sources = spec
             .sources
@@ -382,13 +424,48 @@ impl Ctx<'_> {
             link: self.dashboard_link(&sub(at, "link"), &spec.link),
             span_min: self
                 .dashboard_span(&sub(at, "span"), spec.span)
-                .unwrap_or_else(|| spec.kind.default_span(dashboard_span)),
+                .unwrap_or_else(|| spec.kind.default_span(dashboard_span, period)),
             granularity_min: self
                 .dashboard_granularity(&sub(at, "granularity"), spec.granularity)
                 .unwrap_or(dashboard_granularity),
             compare_days,
             top,
+            period,
             sources,
+        }
+    }
+
+    /// The roll-up of an archive report: required there, refused elsewhere.
+    fn report_period(&mut self, at: &[Seg], spec: &ReportSpec) -> Option<Period> {
+        match (&spec.period, spec.kind) {
+            (None, ReportKind::Archive) => {
+                self.error(
+                    at,
+                    "an archive report needs `period: hour`, `day` or `week`".to_string(),
+                );
+                None
+            }
+            (Some(_), kind) if kind != ReportKind::Archive => {
+                self.key_error(
+                    &sub(at, "period"),
+                    format!(
+                        "`period` picks the roll-up of an archive report; remove it from this {} report",
+                        kind.name()
+                    ),
+                );
+                None
+            }
+            (Some(p), _) => {
+                let period = Period::parse(p);
+                if period.is_none() {
+                    self.error(
+                        &sub(at, "period"),
+                        format!("period is `hour`, `day` or `week`, not `{p}`"),
+                    );
+                }
+                period
+            }
+            (None, _) => None,
         }
     }
 
@@ -449,7 +526,7 @@ impl Ctx<'_> {
                     let path = sub(&sub(at, "of"), k);
                     let operand_need = match need {
                         Need::Keyed if k == 0 => Need::Keyed,
-                        Need::Seconds => Need::Seconds,
+                        Need::Seconds | Need::Archive(_) => need,
                         _ => Need::Value,
                     };
                     reference(self, &path, &o.monitor, Some(&o.value), operand_need);

@@ -36,6 +36,9 @@ monitors:
     columns:
       time: { split: ",", index: 0 }
     stats: [count]
+  - name: orders_rollup
+    kind: archive
+    archive: { of: orders, periods: [hour, day] }
 "#;
 
 fn load_files(files: &[(&str, &str)]) -> Result<Config, Error> {
@@ -211,7 +214,7 @@ dashboards:
         "board.yaml:12:9: only trend reports compare with earlier periods; remove `compare` from this service report",
         "board.yaml:13:30: a service report needs a service_metrics monitor; `orders` is a minute_stat",
         "board.yaml:16:15: link `ftp://x` must be a path of this UI (`/monitors/…`) or an http(s) URL",
-        "board.yaml:18:24: no monitor is named `nope`; name one of: orders, calls, total, or a built-in one (system, jvm, port)",
+        "board.yaml:18:24: no monitor is named `nope`; name one of: orders, calls, total, orders_rollup, or a built-in one (system, jvm, port)",
         "board.yaml:19:39: monitor `orders` has no value `sum_ms`; its values are count, avg_ms",
         "board.yaml:19:55: monitor `orders` has no key column `city`; its keys are product",
         "board.yaml:20:19: op is `ratio`, `difference` or `sum`, not `mean`",
@@ -221,6 +224,59 @@ dashboards:
         "board.yaml:25:11: duplicate dashboard name `shop` (first defined at board.yaml:22); dashboard names must be unique across all files",
         "board.yaml:26:5: a dashboard needs at least one report",
         "board.yaml:29:57: a seconds report needs a second_stat monitor; `total` is a minute_stat",
+    ];
+    assert_eq!(got, want, "{got:#?}");
+}
+
+#[test]
+fn archive_reports_read_one_roll_up_of_an_archive() {
+    let config = load_files(&[
+        ("monitors.yaml", MONITORS),
+        (
+            "board.yaml",
+            r#"
+dashboards:
+  - name: days
+    reports:
+      - title: Days
+        type: archive
+        period: day
+        sources:
+          - { monitor: orders_rollup, value: avg_ms, keys: { product: 衣服 } }
+          - { op: ratio, of: [{ monitor: orders_rollup, value: avg_ms }, { monitor: orders_rollup, value: count }] }
+      - { title: Hours, type: archive, period: hour, span: 360, sources: [{ monitor: orders_rollup, value: count }] }
+"#,
+        ),
+    ])
+    .expect("valid");
+    let reports = &config.dashboards[0].reports;
+    assert_eq!(reports[0].kind, ReportKind::Archive);
+    assert_eq!(reports[0].period, Some(vigil_config::monitor::Period::Day));
+    // Two weeks of days unless the report says otherwise.
+    assert_eq!(reports[0].span_min, 14 * 24 * 60);
+    assert_eq!(reports[1].span_min, 360);
+
+    let got = errors(
+        r#"
+dashboards:
+  - name: bad
+    reports:
+      - { title: A, type: archive, sources: [{ monitor: orders_rollup, value: count }] }
+      - { title: B, type: archive, period: week, sources: [{ monitor: orders_rollup, value: count }] }
+      - { title: C, type: archive, period: hour, sources: [{ monitor: orders, value: count }] }
+      - { title: D, type: trend, sources: [{ monitor: orders_rollup, value: count }] }
+      - { title: E, type: trend, period: hour, sources: [{ monitor: orders, value: count }] }
+      - { title: F, type: archive, period: month, sources: [{ monitor: orders_rollup, value: sum_ms }] }
+"#,
+    );
+    let want = [
+        "board.yaml:4:11: an archive report needs `period: hour`, `day` or `week`",
+        "board.yaml:5:71: archive `orders_rollup` rolls up hour, day, not the report's period `week`",
+        "board.yaml:6:71: an archive report needs an archive monitor; `orders` is a minute_stat",
+        "board.yaml:7:55: monitor `orders_rollup` is an archive (hour, day or week roll-ups); show it with an archive report",
+        "board.yaml:8:34: `period` picks the roll-up of an archive report; remove it from this trend report",
+        "board.yaml:9:44: period is `hour`, `day` or `week`, not `month`",
+        "board.yaml:9:94: monitor `orders_rollup` has no value `sum_ms`; its values are count, avg_ms",
     ];
     assert_eq!(got, want, "{got:#?}");
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value as J};
 use vigil_config::dashboard::{
     Dashboard, Level, MonitorValue, NumberFormat, Report, ReportKind, Source, SourceValue,
 };
+use vigil_config::monitor::Period;
 use vigil_model::{MinuteRow, View};
 
 use super::chart;
@@ -27,6 +28,15 @@ const MAX_ROWS: usize = 500;
 
 /// Per-group, per-bucket values of a source.
 type Points = BTreeMap<String, BTreeMap<i64, f64>>;
+
+/// How a report puts rows in buckets.
+#[derive(Debug, Clone, Copy)]
+enum Buckets {
+    /// Minutes in buckets of this many seconds.
+    Every(i64),
+    /// An archive's rows of one roll-up, each period its own bucket.
+    Periods(Period),
+}
 
 /// Renders the list of dashboards.
 pub fn render_list(catalog: &dyn Catalog) -> Result<Page, ApiError> {
@@ -75,19 +85,22 @@ impl Reader<'_> {
             .unwrap_or_default()
     }
 
-    /// One monitor value's points over `[from_s, to_s)` in buckets of
-    /// `bucket_s`, per key or in total, of the rows matching `keys`.
+    /// One monitor value's points over `[from_s, to_s)` in `buckets`, per
+    /// key or in total, of the rows matching `keys`.
     fn value_points(
         &self,
         mv: &MonitorValue,
         keys: &[(String, String)],
         from_s: i64,
         to_s: i64,
-        bucket_s: i64,
+        buckets: Buckets,
         by_key: bool,
     ) -> Result<Option<Points>, ApiError> {
         let mut rows = self.rows(&mv.monitor, from_s, to_s)?;
         rows.retain(|r| keys.iter().all(|(k, v)| r.key(k) == Some(v.as_str())));
+        if let Buckets::Periods(p) = buckets {
+            rows.retain(|r| r.period.as_deref() == Some(p.name()));
+        }
         let values = self.values_of(&mv.monitor);
         let group = |r: &MinuteRow| {
             if by_key {
@@ -96,8 +109,9 @@ impl Reader<'_> {
                 String::new()
             }
         };
-        let lines = series::fold_with(&rows, &mv.value, &values, group, |r| {
-            r.minute.div_euclid(bucket_s) * bucket_s
+        let lines = series::fold_with(&rows, &mv.value, &values, group, |r| match buckets {
+            Buckets::Every(bucket_s) => r.minute.div_euclid(bucket_s) * bucket_s,
+            Buckets::Periods(_) => r.minute,
         });
         Ok(lines.map(|lines| {
             lines
@@ -115,6 +129,18 @@ impl Reader<'_> {
         from_s: i64,
         to_s: i64,
         bucket_s: i64,
+        by_key: bool,
+    ) -> Result<Option<Points>, ApiError> {
+        self.points_in(src, from_s, to_s, Buckets::Every(bucket_s), by_key)
+    }
+
+    /// [`Reader::points`] in any [`Buckets`].
+    fn points_in(
+        &self,
+        src: &Source,
+        from_s: i64,
+        to_s: i64,
+        bucket_s: Buckets,
         by_key: bool,
     ) -> Result<Option<Points>, ApiError> {
         match &src.value {
@@ -211,6 +237,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             ReportKind::Top => top(&reader, report, from_s, to_s)?,
             ReportKind::Service => service(&reader, report, from_s, to_s)?,
             ReportKind::Seconds => seconds(&reader, report, from_s, to_s, tz)?,
+            ReportKind::Archive => archive(&reader, report, from_s, to_s, tz)?,
         };
         reports.push(json!({
             "title": report.title,
@@ -535,6 +562,65 @@ fn top(reader: &Reader, report: &Report, from_s: i64, to_s: i64) -> Result<J, Ap
         .collect();
     Ok(json!({
         "table": {"heads": ["#", "key"], "columns": [header(src)], "rows": rows}
+    }))
+}
+
+/// An archive monitor's periods of `[from_s, to_s)`, newest first, one
+/// column per source (keys combined, or picked with `keys`); the period
+/// `to_s` falls in is marked as in progress.
+fn archive(
+    reader: &Reader,
+    report: &Report,
+    from_s: i64,
+    to_s: i64,
+    tz: chrono_tz::Tz,
+) -> Result<J, ApiError> {
+    let Some(period) = report.period else {
+        return Ok(json!({"empty": true}));
+    };
+    let mut columns = Vec::new();
+    for src in &report.sources {
+        columns.push(reader.points_in(src, from_s, to_s, Buckets::Periods(period), false)?);
+    }
+    let mut starts: Vec<i64> = columns
+        .iter()
+        .filter_map(total)
+        .flat_map(|t| t.keys().copied())
+        .collect();
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts.dedup();
+    let newest = starts.first().copied();
+    let rows: Vec<J> = starts
+        .into_iter()
+        .map(|b| {
+            let cells: Vec<J> = report
+                .sources
+                .iter()
+                .zip(&columns)
+                .map(|(src, points)| cell(src, total(points).and_then(|t| t.get(&b).copied())))
+                .collect();
+            let mut head = match period {
+                Period::Hour => format::minute(b, tz),
+                Period::Day => format::local(b, tz, "%Y-%m-%d %a"),
+                Period::Week => format::local(b, tz, "week of %Y-%m-%d"),
+            };
+            let length = match period {
+                Period::Hour => 3_600,
+                Period::Day => 86_400,
+                Period::Week => 7 * 86_400,
+            };
+            if Some(b) == newest && to_s < b + length {
+                head.push_str(" (in progress)");
+            }
+            json!({"head": [head], "cells": cells})
+        })
+        .collect();
+    Ok(json!({
+        "table": {
+            "heads": [period.name()],
+            "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
+            "rows": rows,
+        }
     }))
 }
 

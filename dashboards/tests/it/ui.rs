@@ -55,6 +55,17 @@ impl Catalog for Shop {
                 },
             },
             MonitorInfo {
+                name: "pay_rollup".into(),
+                kind: "archive".into(),
+                app: Some("shop".into()),
+                keys: vec!["method".into()],
+                values: ["total", "success", "fail", "success_rate", "avg_latency"]
+                    .map(String::from)
+                    .to_vec(),
+                timezone: chrono_tz::Asia::Shanghai,
+                counters: Counters::default(),
+            },
+            MonitorInfo {
                 name: "pay_seconds".into(),
                 kind: "second_stat".into(),
                 app: Some("shop".into()),
@@ -75,6 +86,26 @@ impl Catalog for Shop {
                 .map(|(t, n)| {
                     let mut r = MinuteRow::new("pay_seconds", t, Vec::new());
                     r.values = vec![("count".into(), Value::Int(n))];
+                    r
+                })
+                .collect());
+        }
+        if monitor == "pay_rollup" {
+            // Hours 09:00 and 10:00 (in progress) and the day.
+            let rows = [
+                ("hour", T0 - 3600, "create", 300, 290),
+                ("hour", T0 - 3600, "refund", 20, 10),
+                ("hour", T0, "create", 215, 208),
+                ("hour", T0, "refund", 13, 11),
+                ("day", T0 - 10 * 3600, "create", 515, 498),
+            ];
+            return Ok(rows
+                .into_iter()
+                .filter(|r| r.1 >= req.from_s && r.1 < req.to_s)
+                .map(|(period, start, method, total, success)| {
+                    let mut r = service_row(start, method, total, success);
+                    r.monitor = "pay_rollup".into();
+                    r.period = Some(period.into());
                     r
                 })
                 .collect());
@@ -157,6 +188,7 @@ fn pay_dashboard() -> Dashboard {
         granularity_min: 1,
         compare_days: vec![1],
         top: 10,
+        period: None,
         sources,
     };
     let fail_rate = Source {
@@ -197,7 +229,7 @@ fn pay_dashboard() -> Dashboard {
             report(
                 "Fail rate",
                 ReportKind::CurrentKeys,
-                vec![source("total"), fail_rate],
+                vec![source("total"), fail_rate.clone()],
             ),
             report("Calls", ReportKind::Trend, vec![source("total")]),
             report("Most calls", ReportKind::Top, vec![source("total")]),
@@ -207,6 +239,37 @@ fn pay_dashboard() -> Dashboard {
                 ReportKind::LastMinutes,
                 vec![source("total")],
             ),
+            Report {
+                span_min: 24 * 60,
+                period: Some(vigil_config::monitor::Period::Hour),
+                ..report(
+                    "Hours",
+                    ReportKind::Archive,
+                    vec![
+                        Source {
+                            value: SourceValue::Value(MonitorValue {
+                                monitor: "pay_rollup".into(),
+                                value: "total".into(),
+                            }),
+                            ..source("total")
+                        },
+                        Source {
+                            value: SourceValue::Computed {
+                                op: Op::Ratio,
+                                left: MonitorValue {
+                                    monitor: "pay_rollup".into(),
+                                    value: "fail".into(),
+                                },
+                                right: MonitorValue {
+                                    monitor: "pay_rollup".into(),
+                                    value: "total".into(),
+                                },
+                            },
+                            ..fail_rate
+                        },
+                    ],
+                )
+            },
             Report {
                 span_min: 1,
                 ..report(
@@ -468,5 +531,16 @@ fn dashboards_show_every_report_type() {
     );
     assert!(s4 < s3 && s3 < s2);
     assert!(!html.contains("<td>10:01:00</td>"), "{html}");
+    // The archive table: hours newest first, methods combined, the day
+    // roll-up left out; 10:00 is in progress. 09:00: 20 of 320 failed (6.25 %).
+    let (_, html) = get("/dashboards/pay?to=2026-11-20T10:05");
+    let at = |row: &str| {
+        html.find(row)
+            .unwrap_or_else(|| panic!("no {row} in {html}"))
+    };
+    let ten = at("<tr><td>2026-11-20 10:00 (in progress)</td><td class=\"num \">228</td><td class=\"num \">3.9%</td></tr>");
+    let nine = at("<tr><td>2026-11-20 09:00</td><td class=\"num \">320</td><td class=\"num cell-orange\">6.2%</td></tr>");
+    assert!(ten < nine);
+    assert!(!html.contains("515"), "{html}");
     assert_eq!(get("/dashboards/nope").0, 404);
 }
