@@ -359,7 +359,11 @@ impl Collector {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
         }
-        if let Some((cut, floors)) = core.pipeline.releasable(core.wal.segments()) {
+        if let Some((cut, mut floors)) = core.pipeline.releasable(core.wal.segments()) {
+            // The late lines counted so far are all in segments before the
+            // new active one.
+            floors.late_through = Some(core.wal.rotate()?.saturating_sub(1));
+            core.segment_started = Instant::now();
             let paths = Paths::new(&self.dir);
             let json = serde_json::to_vec_pretty(&floors)?;
             write_atomic(&paths.floors, &json)

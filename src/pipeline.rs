@@ -89,6 +89,11 @@ pub struct Floors {
     /// source's floor merged in.
     #[serde(default)]
     pub archives: BTreeMap<String, ArchiveState>,
+    /// The last log segment whose late lines are already in `counters`
+    /// (whose `late` are taken when the floors are saved, not at the first
+    /// kept segment): replaying it does not count them again.
+    #[serde(default)]
+    pub late_through: Option<u64>,
 }
 
 /// See the [module docs](self).
@@ -106,6 +111,11 @@ pub struct Pipeline {
     segment_newest: BTreeMap<u64, HashMap<usize, i64>>,
     /// Per segment: every monitor's counters before its first batch.
     segment_start: BTreeMap<u64, BTreeMap<String, Counters>>,
+    /// See [`Floors::late_through`].
+    late_through: Option<u64>,
+    /// Per monitor: late lines counted again by replaying segments up to
+    /// `late_through`, taken off its counters.
+    late_replayed: Vec<u64>,
 }
 
 impl Pipeline {
@@ -157,6 +167,7 @@ impl Pipeline {
             });
         }
         let groups = route::read_groups(pipes.iter().enumerate().map(|(i, p)| (i, &*p.monitor)));
+        let monitors_len = pipes.len();
         Ok(Pipeline {
             monitors: pipes,
             archives,
@@ -167,12 +178,40 @@ impl Pipeline {
             base: floors.counters.clone(),
             segment_newest: BTreeMap::new(),
             segment_start: BTreeMap::new(),
+            late_through: floors.late_through,
+            late_replayed: vec![0; monitors_len],
         })
     }
 
     /// Cuts and aggregates one batch of `agent` (with `labels`), read from
     /// log segment `segment`.
     pub fn apply(
+        &mut self,
+        segment: u64,
+        agent: &str,
+        labels: &Labels,
+        batch: &Batch,
+        now_ms: i64,
+    ) -> Result<()> {
+        if self.late_through.is_none_or(|t| segment > t) {
+            return self.apply_batch(segment, agent, labels, batch, now_ms);
+        }
+        let late = |p: &Pipeline| -> Vec<u64> {
+            p.monitors
+                .iter()
+                .map(|m| m.total.aggregator.counters().late)
+                .collect()
+        };
+        let before = late(self);
+        let applied = self.apply_batch(segment, agent, labels, batch, now_ms);
+        let after = late(self);
+        for ((sum, after), before) in self.late_replayed.iter_mut().zip(after).zip(before) {
+            *sum += after.saturating_sub(before);
+        }
+        applied
+    }
+
+    fn apply_batch(
         &mut self,
         segment: u64,
         agent: &str,
@@ -381,10 +420,12 @@ impl Pipeline {
     pub fn counters(&self) -> BTreeMap<String, Counters> {
         self.monitors
             .iter()
-            .map(|p| {
+            .zip(&self.late_replayed)
+            .map(|(p, &late_replayed)| {
                 let mut c = self.base.get(&p.monitor.name).copied().unwrap_or_default();
                 c.add(&p.cutter.counters());
                 p.total.aggregator.counters().add_to(&mut c);
+                c.late = c.late.saturating_sub(late_replayed);
                 c.rate_limited += p.rate_limited;
                 (p.monitor.name.clone(), c)
             })
@@ -444,6 +485,7 @@ impl Pipeline {
             archives: self.archive_states(&final_before_ms),
             final_before_ms,
             counters: self.counters(),
+            late_through: None,
         };
         Ok((floors, closed))
     }
@@ -475,7 +517,8 @@ impl Pipeline {
     /// Given the log's segments (oldest first, the active one last), the
     /// first one still needed: every older segment only holds rows of final
     /// minutes. Returns it with the [`Floors`] to save before deleting the
-    /// older ones; `None` when none can go.
+    /// older ones (the caller rotates the log and sets
+    /// [`Floors::late_through`]); `None` when none can go.
     pub fn releasable(&self, segments: &[u64]) -> Option<(u64, Floors)> {
         let finals: HashMap<usize, Option<i64>> = self
             .monitors
@@ -499,12 +542,18 @@ impl Pipeline {
         if old.first().is_none_or(|&first| first >= cut) {
             return None;
         }
-        let counters = self
+        // Lines of the kept segments are counted again by a replay, but
+        // their late ones only in segments after `late_through`.
+        let now = self.counters();
+        let mut counters = self
             .segment_start
             .range(cut..)
             .next()
             .map(|(_, c)| c.clone())
-            .unwrap_or_else(|| self.counters());
+            .unwrap_or_else(|| now.clone());
+        for (name, c) in &mut counters {
+            c.late = now.get(name).map_or(c.late, |n| n.late);
+        }
         let final_before_ms = self
             .monitors
             .iter()
@@ -519,6 +568,7 @@ impl Pipeline {
                 archives: self.archive_states(&final_before_ms),
                 final_before_ms,
                 counters,
+                late_through: None,
             },
         ))
     }
