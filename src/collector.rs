@@ -34,6 +34,7 @@ use vigil_model::wire::{
 };
 use vigil_model::Counters;
 
+use crate::applier::Applier;
 use crate::metrics::Rollup;
 use crate::pipeline::{Floors, Pipeline};
 
@@ -103,11 +104,10 @@ impl Loaded {
     }
 }
 
-/// The ordered, durable part: log, held offsets, pipeline.
+/// The ordered, durable part: log and held offsets.
 struct Core {
     wal: Wal,
     offsets: Offsets,
-    pipeline: Pipeline,
     segment_started: Instant,
     retention_checked: Option<Instant>,
     /// The last minute whose agent states were stored.
@@ -137,6 +137,8 @@ pub struct Collector {
     dir: PathBuf,
     settings: Settings,
     core: Mutex<Core>,
+    /// The pipeline, fed in log order; lock `core` first.
+    applier: Applier,
     registry: Mutex<Registry>,
     loaded: RwLock<Loaded>,
     counters: Mutex<BTreeMap<String, Counters>>,
@@ -225,10 +227,10 @@ impl Collector {
         Ok(Collector {
             dir: data.to_path_buf(),
             settings,
+            applier: Applier::start(pipeline).context("cannot start the pipeline thread")?,
             core: Mutex::new(Core {
                 wal,
                 offsets,
-                pipeline,
                 segment_started: Instant::now(),
                 retention_checked: None,
                 agents_minute: 0,
@@ -282,7 +284,7 @@ impl Collector {
         if crate::metrics::MONITORS.contains(&monitor) {
             return self.rollup().peek(monitor);
         }
-        self.core().pipeline.peek(monitor, view)
+        self.applier.pipeline().peek(monitor, view)
     }
 
     fn rollup(&self) -> MutexGuard<'_, Rollup> {
@@ -323,9 +325,10 @@ impl Collector {
         let mut closed = std::mem::take(&mut *self.pending());
         let mut core = self.core();
         let core = &mut *core;
-        closed.extend(core.pipeline.close(now_ms)?);
+        let mut pipeline = self.applier.settle();
+        closed.extend(pipeline.close(now_ms)?);
         for (monitor, rows) in metric_rows {
-            core.pipeline
+            pipeline
                 .write_table(&monitor, &["instance"], &rows)
                 .with_context(|| format!("storing minutes of {monitor}"))?;
             let minutes: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
@@ -334,7 +337,7 @@ impl Collector {
         let minute = (now_ms.div_euclid(60_000) - 1) * 60;
         if minute > core.agents_minute {
             let rows = self.agent_rows(minute, now_ms);
-            core.pipeline
+            pipeline
                 .write_table(AGENTS_TABLE, &["instance"], &rows)
                 .context("storing agent states")?;
             core.agents_minute = minute;
@@ -351,7 +354,7 @@ impl Collector {
                 lag.insert(table.to_string(), seconds);
             }
         }
-        let counters = core.pipeline.counters();
+        let counters = pipeline.counters();
         if let Ok(mut shared) = self.counters.lock() {
             *shared = counters;
         }
@@ -359,7 +362,7 @@ impl Collector {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
         }
-        if let Some((cut, mut floors)) = core.pipeline.releasable(core.wal.segments()) {
+        if let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) {
             // The late lines counted so far are all in segments before the
             // new active one.
             floors.late_through = Some(core.wal.rotate()?.saturating_sub(1));
@@ -372,13 +375,13 @@ impl Collector {
                 .save(&paths.offsets)
                 .with_context(|| format!("cannot save {}", paths.offsets.display()))?;
             core.wal.remove_before(cut)?;
-            core.pipeline.release(cut);
+            pipeline.release(cut);
         }
         if core
             .retention_checked
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600))
         {
-            core.pipeline.apply_retention(now_ms / 1000)?;
+            pipeline.apply_retention(now_ms / 1000)?;
             core.retention_checked = Some(Instant::now());
         }
         Ok(closed)
@@ -414,8 +417,9 @@ impl Collector {
     pub fn reload(&self, config: &Config, version: &str) -> Result<()> {
         let loaded = Loaded::new(config, version);
         let mut core = self.core();
+        let mut running = self.applier.settle();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let (floors, closed) = core.pipeline.finish(now_ms)?;
+        let (floors, closed) = running.finish(now_ms)?;
         self.pending().extend(closed);
         let store =
             MinuteStore::open(&Paths::new(&self.dir).minutes, self.settings.retention_secs)?;
@@ -425,7 +429,8 @@ impl Collector {
             self.settings.close_after_ms,
             &floors,
         )?;
-        core.pipeline = pipeline;
+        *running = pipeline;
+        drop(running);
         core.wal.rotate()?;
         core.segment_started = Instant::now();
         drop(core);
@@ -541,12 +546,16 @@ impl Collector {
             core.wal.segments().len()
         ));
         out.push_str("# HELP vigil_open_minutes Minutes in progress per monitor.\n# TYPE vigil_open_minutes gauge\n");
-        for (monitor, open) in core.pipeline.open_minutes() {
+        for (monitor, open) in self.applier.pipeline().open_minutes() {
             out.push_str(&format!(
                 "vigil_open_minutes{{monitor=\"{monitor}\"}} {open}\n"
             ));
         }
         drop(core);
+        out.push_str(&format!(
+            "# HELP vigil_ingest_queue_frames Frames logged and acknowledged, not cut yet.\n# TYPE vigil_ingest_queue_frames gauge\nvigil_ingest_queue_frames {}\n",
+            self.applier.queued()
+        ));
         out.push_str("# HELP vigil_minute_close_lag_seconds From the end of a table's newest stored minute to its storing.\n# TYPE vigil_minute_close_lag_seconds gauge\n");
         if let Ok(lag) = self.close_lag.lock() {
             for (table, seconds) in lag.iter() {
@@ -666,12 +675,16 @@ impl Ingest for Collector {
                 duplicates,
             });
         }
-        let payload = encode_record(&labels, &agent, &fresh);
+        // A frame with no batch held before is logged as it came.
+        let payload = if duplicates == 0 {
+            record(&labels, frame)
+        } else {
+            record(&labels, &wire::encode_ingest(&agent, &fresh))
+        };
         let segment = core
             .wal
             .append(&payload)
             .map_err(|e| IngestError::Unavailable(format!("cannot write the log: {e}")))?;
-        let now_ms = chrono::Utc::now().timestamp_millis();
         for b in &fresh {
             core.offsets.record(&agent, &b.header);
             self.stats
@@ -680,12 +693,9 @@ impl Ingest for Collector {
             self.stats
                 .bytes
                 .fetch_add(b.header.bytes, Ordering::Relaxed);
-            // The batch is durable: a failure to use it now is retried by
-            // the replay at the next start, not by the agent.
-            if let Err(e) = core.pipeline.apply(segment, &agent, &labels, b, now_ms) {
-                eprintln!("vigil: {agent} {}: {e:#}", b.header.path);
-            }
         }
+        // Still under the log's lock: frames are applied in log order.
+        self.applier.submit(segment, &agent, &labels, fresh);
         self.stats.batches.fetch_add(accepted, Ordering::Relaxed);
         Ok(IngestReply {
             accepted,
@@ -694,11 +704,12 @@ impl Ingest for Collector {
     }
 }
 
-/// A WAL record: the agent's labels as one JSON line, then the frame.
-fn encode_record(labels: &Labels, agent: &str, batches: &[Batch]) -> Vec<u8> {
+/// A WAL record: the agent's labels as one JSON line, then the ingest
+/// frame.
+fn record(labels: &Labels, frame: &[u8]) -> Vec<u8> {
     let mut out = serde_json::to_vec(labels).expect("labels serialize");
     out.push(b'\n');
-    out.extend(wire::encode_ingest(agent, batches));
+    out.extend_from_slice(frame);
     out
 }
 

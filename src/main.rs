@@ -2,6 +2,7 @@
 //! wires the library crates together; no other crate depends on it.
 
 mod alert_test;
+mod applier;
 mod alerts;
 mod check;
 mod collector;

@@ -7,6 +7,7 @@
 //! are final (stored, and past the lateness window); those segments can go,
 //! and a restart replays the others on top of the floors saved with them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -257,7 +258,8 @@ impl Pipeline {
                         .map(|ml| Joiner::new(ml.start.clone(), ml.max_lines)),
                 }
             });
-            let mut events: Vec<Option<String>> = Vec::with_capacity(batch.lines.len());
+            // Lines that are events by themselves are borrowed, not copied.
+            let mut events: Vec<Option<Cow<str>>> = Vec::with_capacity(batch.lines.len());
             for line in &batch.lines {
                 let text = match state.decoder.decode(line) {
                     Ok(t) => t,
@@ -267,13 +269,13 @@ impl Pipeline {
                     }
                 };
                 match &mut state.joiner {
-                    None => events.push(Some(text.into_owned())),
-                    Some(j) => events.extend(j.push(&text).map(Some)),
+                    None => events.push(Some(text)),
+                    Some(j) => events.extend(j.push(&text).map(|e| Some(Cow::Owned(e)))),
                 }
             }
             if h.flush {
                 if let Some(event) = state.joiner.as_mut().and_then(Joiner::finish) {
-                    events.push(Some(event));
+                    events.push(Some(Cow::Owned(event)));
                 }
             }
             self.feed(&members, &events, labels, segment, now_ms)?;
@@ -286,7 +288,7 @@ impl Pipeline {
     fn feed(
         &mut self,
         members: &[usize],
-        events: &[Option<String>],
+        events: &[Option<Cow<str>>],
         labels: &Labels,
         segment: u64,
         now_ms: i64,
