@@ -6,13 +6,16 @@
 //! Batches are applied in the order they were logged. [`Applier::settle`]
 //! waits until every logged batch is applied: the ticker and a reload call
 //! it before they read or replace the pipeline, so that what they see is
-//! exactly the log's content.
+//! exactly the log's content. The monitors' counters are published each
+//! time the queue runs empty, and by the ticker.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
-use vigil_model::wire::{Batch, Labels};
+use vigil_model::Counters;
 
+use crate::collector::decode_record;
 use crate::pipeline::Pipeline;
 
 /// Frames queued between the log and the pipeline: enough for the next
@@ -20,19 +23,19 @@ use crate::pipeline::Pipeline;
 /// [`Applier::settle`] to be short.
 const QUEUE_FRAMES: usize = 2;
 
-/// One logged frame to apply.
+/// One logged frame to apply: a write-ahead log record.
 struct Job {
     segment: u64,
-    agent: String,
-    labels: Labels,
-    batches: Vec<Batch>,
+    record: Vec<u8>,
 }
 
-/// Logged frames not yet applied, and a signal when there are none.
+/// Logged frames not yet applied, a signal when there are none, and the
+/// counters published last.
 #[derive(Default)]
 struct Pending {
     frames: Mutex<usize>,
     settled: Condvar,
+    counters: Mutex<BTreeMap<String, Counters>>,
 }
 
 /// See the [module docs](self).
@@ -45,8 +48,11 @@ pub struct Applier {
 impl Applier {
     /// Starts the thread that applies queued frames to `pipeline`.
     pub fn start(pipeline: Pipeline) -> std::io::Result<Self> {
+        let pending = Arc::new(Pending {
+            counters: Mutex::new(pipeline.counters()),
+            ..Pending::default()
+        });
         let pipeline = Arc::new(Mutex::new(pipeline));
-        let pending = Arc::new(Pending::default());
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_FRAMES);
         {
             let pipeline = pipeline.clone();
@@ -62,16 +68,11 @@ impl Applier {
         })
     }
 
-    /// Queues the batches of a frame logged in `segment`; blocks while the
+    /// Queues a frame logged in `segment` as `record`; blocks while the
     /// queue is full. Call in log order.
-    pub fn submit(&self, segment: u64, agent: &str, labels: &Labels, batches: Vec<Batch>) {
+    pub fn submit(&self, segment: u64, record: Vec<u8>) {
         *lock(&self.pending.frames) += 1;
-        let job = Job {
-            segment,
-            agent: agent.to_string(),
-            labels: labels.clone(),
-            batches,
-        };
+        let job = Job { segment, record };
         if let Err(job) = self.queue.send(job) {
             // The thread is gone (it panicked): apply here, in order still.
             apply(&mut self.pipeline(), &job.into_inner(), &self.pending);
@@ -100,6 +101,16 @@ impl Applier {
         lock(&self.pipeline)
     }
 
+    /// Publishes the counters of `pipeline` (this applier's, locked).
+    pub fn publish(&self, pipeline: &Pipeline) {
+        *lock(&self.pending.counters) = pipeline.counters();
+    }
+
+    /// Every monitor's counters as last published.
+    pub fn counters(&self) -> BTreeMap<String, Counters> {
+        lock(&self.pending.counters).clone()
+    }
+
     /// Frames submitted and not applied yet.
     pub fn queued(&self) -> usize {
         *lock(&self.pending.frames)
@@ -118,16 +129,22 @@ fn apply_loop(jobs: &Receiver<Job>, pipeline: &Mutex<Pipeline>, pending: &Pendin
 
 fn apply(pipeline: &mut Pipeline, job: &Job, pending: &Pending) {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    for b in &job.batches {
-        // The batch is durable: a failure to use it now is retried by the
-        // replay at the next start, not by the agent.
-        if let Err(e) = pipeline.apply(job.segment, &job.agent, &job.labels, b, now_ms) {
-            eprintln!("vigil: {} {}: {e:#}", job.agent, b.header.path);
+    // The record is durable: a failure to use it now is retried by the
+    // replay at the next start, not by the agent.
+    match decode_record(&job.record) {
+        Ok((labels, agent, batches)) => {
+            for b in &batches {
+                if let Err(e) = pipeline.apply(job.segment, &agent, &labels, b, now_ms) {
+                    eprintln!("vigil: {agent} {}: {e:#}", b.header.path);
+                }
+            }
         }
+        Err(e) => eprintln!("vigil: WAL segment {}: bad record: {e:#}", job.segment),
     }
     let mut frames = lock(&pending.frames);
     *frames = frames.saturating_sub(1);
     if *frames == 0 {
+        *lock(&pending.counters) = pipeline.counters();
         pending.settled.notify_all();
     }
 }

@@ -141,7 +141,6 @@ pub struct Collector {
     applier: Applier,
     registry: Mutex<Registry>,
     loaded: RwLock<Loaded>,
-    counters: Mutex<BTreeMap<String, Counters>>,
     reader: Arc<MinuteStore>,
     stats: Stats,
     metrics: Mutex<Rollup>,
@@ -223,7 +222,6 @@ impl Collector {
         if replayed > 0 {
             eprintln!("vigil: replayed {replayed} lines from the write-ahead log");
         }
-        let counters = pipeline.counters();
         Ok(Collector {
             dir: data.to_path_buf(),
             settings,
@@ -237,7 +235,6 @@ impl Collector {
             }),
             registry: Mutex::new(registry),
             loaded: RwLock::new(loaded),
-            counters: Mutex::new(counters),
             reader,
             stats: Stats::default(),
             metrics: Mutex::new(Rollup::default()),
@@ -273,9 +270,10 @@ impl Collector {
             .unwrap_or_default()
     }
 
-    /// Every monitor's counters as of the last [`Collector::tick`].
+    /// Every monitor's counters as of the last frame applied or the last
+    /// [`Collector::tick`].
     pub fn counters(&self) -> BTreeMap<String, Counters> {
-        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.applier.counters()
     }
 
     /// The minutes in progress of `monitor` in `view` (a metrics monitor
@@ -354,10 +352,7 @@ impl Collector {
                 lag.insert(table.to_string(), seconds);
             }
         }
-        let counters = pipeline.counters();
-        if let Ok(mut shared) = self.counters.lock() {
-            *shared = counters;
-        }
+        self.applier.publish(&pipeline);
         if core.segment_started.elapsed() >= self.settings.segment_age {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
@@ -635,8 +630,9 @@ impl Ingest for Collector {
     }
 
     fn ingest(&self, frame: &[u8]) -> Result<IngestReply, IngestError> {
-        let (agent, batches) =
-            wire::decode_ingest(frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
+        // Only the headers here: the lines are split by the applier.
+        let (agent, headers) = wire::decode_ingest_headers(frame)
+            .map_err(|e| IngestError::BadRequest(e.to_string()))?;
         let labels = {
             let mut registry = self.registry();
             registry.seen(&agent, chrono::Utc::now().timestamp_millis());
@@ -648,16 +644,16 @@ impl Ingest for Collector {
         let mut core = self.core();
         let mut fresh = Vec::new();
         let mut duplicates = 0;
-        for b in batches {
-            match core.offsets.check(&agent, &b.header) {
-                Verdict::New => fresh.push(b),
+        for (i, h) in headers.iter().enumerate() {
+            match core.offsets.check(&agent, h) {
+                Verdict::New => fresh.push(i),
                 Verdict::Duplicate => duplicates += 1,
                 Verdict::Conflict { held } => {
                     self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                     return Err(IngestError::Conflict {
                         message: format!(
                             "{}: bytes {}..{} overlap the {held} bytes held; resume at {held}",
-                            b.header.path, b.header.start, b.header.end
+                            h.path, h.start, h.end
                         ),
                         offset: held,
                     });
@@ -679,23 +675,28 @@ impl Ingest for Collector {
         let payload = if duplicates == 0 {
             record(&labels, frame)
         } else {
-            record(&labels, &wire::encode_ingest(&agent, &fresh))
+            let (_, batches) =
+                wire::decode_ingest(frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
+            let kept: Vec<Batch> = batches
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| fresh.contains(i))
+                .map(|(_, b)| b)
+                .collect();
+            record(&labels, &wire::encode_ingest(&agent, &kept))
         };
         let segment = core
             .wal
             .append(&payload)
             .map_err(|e| IngestError::Unavailable(format!("cannot write the log: {e}")))?;
-        for b in &fresh {
-            core.offsets.record(&agent, &b.header);
-            self.stats
-                .lines
-                .fetch_add(b.header.lines, Ordering::Relaxed);
-            self.stats
-                .bytes
-                .fetch_add(b.header.bytes, Ordering::Relaxed);
+        for &i in &fresh {
+            let h = &headers[i];
+            core.offsets.record(&agent, h);
+            self.stats.lines.fetch_add(h.lines, Ordering::Relaxed);
+            self.stats.bytes.fetch_add(h.bytes, Ordering::Relaxed);
         }
-        // Still under the log's lock: frames are applied in log order.
-        self.applier.submit(segment, &agent, &labels, fresh);
+        // Still under the log's lock: records are applied in log order.
+        self.applier.submit(segment, payload);
         self.stats.batches.fetch_add(accepted, Ordering::Relaxed);
         Ok(IngestReply {
             accepted,
@@ -713,7 +714,8 @@ fn record(labels: &Labels, frame: &[u8]) -> Vec<u8> {
     out
 }
 
-fn decode_record(payload: &[u8]) -> Result<(Labels, String, Vec<Batch>)> {
+/// The labels, agent and batches of a WAL record.
+pub(crate) fn decode_record(payload: &[u8]) -> Result<(Labels, String, Vec<Batch>)> {
     let nl = payload
         .iter()
         .position(|&b| b == b'\n')

@@ -285,15 +285,39 @@ pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
 /// Decodes an ingest frame into its agent and batches, checking that every
 /// batch carries exactly the lines and bytes its header announces.
 pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
-    let nl = frame
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| WireError("no header line".into()))?;
+    let (agent, headers, body) = checked(frame)?;
+    let mut rest = body;
+    let batches = headers
+        .into_iter()
+        .map(|header| {
+            let (payload, tail) = rest.split_at(header.bytes as usize);
+            rest = tail;
+            let lines = match payload.split_last() {
+                None => Vec::new(),
+                Some((_, text)) => text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
+            };
+            Batch { header, lines }
+        })
+        .collect();
+    Ok((agent, batches))
+}
+
+/// Decodes only the agent and the batch headers of an ingest frame, with
+/// the same checks as [`decode_ingest`] but without copying a line.
+pub fn decode_ingest_headers(frame: &[u8]) -> Result<(String, Vec<BatchHeader>), WireError> {
+    let (agent, headers, _) = checked(frame)?;
+    Ok((agent, headers))
+}
+
+/// The agent, the batch headers and the lines of a frame whose batches
+/// carry exactly the lines and bytes their headers announce.
+fn checked(frame: &[u8]) -> Result<(String, Vec<BatchHeader>, &[u8]), WireError> {
+    let nl = memchr::memchr(b'\n', frame).ok_or_else(|| WireError("no header line".into()))?;
     let header: IngestHeader =
         serde_json::from_slice(&frame[..nl]).map_err(|e| WireError(format!("header: {e}")))?;
-    let mut rest = &frame[nl + 1..];
-    let mut batches = Vec::with_capacity(header.batches.len());
-    for (i, h) in header.batches.into_iter().enumerate() {
+    let body = &frame[nl + 1..];
+    let mut rest = body;
+    for (i, h) in header.batches.iter().enumerate() {
         let bytes = usize::try_from(h.bytes).unwrap_or(usize::MAX);
         if bytes > rest.len() {
             return Err(WireError(format!(
@@ -307,24 +331,16 @@ pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
         }
         let (payload, tail) = rest.split_at(bytes);
         rest = tail;
-        let lines: Vec<Vec<u8>> = if payload.is_empty() {
-            Vec::new()
-        } else if payload.last() != Some(&b'\n') {
+        if payload.last().is_some_and(|&b| b != b'\n') {
             return Err(WireError(format!("batch {i} does not end with a newline")));
-        } else {
-            payload[..payload.len() - 1]
-                .split(|&b| b == b'\n')
-                .map(<[u8]>::to_vec)
-                .collect()
-        };
-        if lines.len() as u64 != h.lines {
+        }
+        let lines = memchr::memchr_iter(b'\n', payload).count() as u64;
+        if lines != h.lines {
             return Err(WireError(format!(
-                "batch {i} announces {} lines, carries {}",
-                h.lines,
-                lines.len()
+                "batch {i} announces {} lines, carries {lines}",
+                h.lines
             )));
         }
-        batches.push(Batch { header: h, lines });
     }
     if !rest.is_empty() {
         return Err(WireError(format!(
@@ -332,7 +348,7 @@ pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
             rest.len()
         )));
     }
-    Ok((header.agent, batches))
+    Ok((header.agent, header.batches, body))
 }
 
 #[cfg(test)]

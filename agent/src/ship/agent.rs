@@ -35,6 +35,11 @@ pub const MIN_FRAME_BYTES: usize = 4 * 1024;
 const KEPT_ERRORS: usize = 10;
 /// Longest sleep between two looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(50);
+/// While lines flow, checkpoints of acknowledged lines are saved at most
+/// this often (and whenever the agent has caught up): after a crash, the
+/// agent resumes from the larger of its checkpoint and the offset the
+/// collector holds, so the lines in between are neither lost nor doubled.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// JSON of one batch header in a frame, beyond its path (an upper bound).
 const BATCH_HEADER_BYTES: usize = 256;
 
@@ -356,6 +361,10 @@ pub struct Agent {
     errors: VecDeque<String>,
     /// Rate-limited polls counted by tailers replaced since start.
     rate_limited_before: u64,
+    /// When the checkpoints were saved last, and whether lines were
+    /// acknowledged since.
+    checkpoints_saved: Instant,
+    checkpoints_dirty: bool,
 }
 
 impl fmt::Debug for Agent {
@@ -454,6 +463,8 @@ impl Agent {
             next_poll: now,
             errors: VecDeque::new(),
             rate_limited_before: 0,
+            checkpoints_saved: now,
+            checkpoints_dirty: false,
         };
         let Some(reply) = agent.register_until(stop) else {
             return Ok(());
@@ -465,8 +476,7 @@ impl Agent {
         agent.tailer = agent.build_tailer(merge_offsets(saved, &reply.offsets));
         agent.next_heartbeat = Instant::now() + agent.heartbeat_every;
         agent.main_loop(stop)?;
-        agent.tailer.save(&agent.store)?;
-        Ok(())
+        agent.save_checkpoints()
     }
 
     fn main_loop(&mut self, stop: &AtomicBool) -> Result<(), AgentError> {
@@ -482,6 +492,9 @@ impl Agent {
             if !self.spool.is_full() && now >= self.next_poll {
                 self.poll(stop)?;
                 let again = self.tailer.backlog() && !self.spool.is_full();
+                if !again && self.checkpoints_dirty {
+                    self.save_checkpoints()?;
+                }
                 self.next_poll = if again {
                     now
                 } else {
@@ -741,7 +754,10 @@ impl Agent {
                     for (id, end) in frame.commits {
                         self.tailer.commit(id, end);
                     }
-                    self.tailer.save(&self.store)?;
+                    self.checkpoints_dirty = true;
+                    if self.checkpoints_saved.elapsed() >= CHECKPOINT_EVERY {
+                        self.save_checkpoints()?;
+                    }
                 }
                 Delivery::Conflict => {
                     // The frames left are read again by the new tailer.
@@ -749,6 +765,14 @@ impl Agent {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Saves the checkpoints of the lines acknowledged so far.
+    fn save_checkpoints(&mut self) -> Result<(), AgentError> {
+        self.tailer.save(&self.store)?;
+        self.checkpoints_saved = Instant::now();
+        self.checkpoints_dirty = false;
         Ok(())
     }
 
