@@ -142,6 +142,8 @@ pub struct Collector {
     registry: Mutex<Registry>,
     loaded: RwLock<Loaded>,
     reader: Arc<MinuteStore>,
+    /// The store's only writer, used by the ticker (and reloads).
+    writer: Mutex<MinuteStore>,
     stats: Stats,
     metrics: Mutex<Rollup>,
     /// Minutes closed outside a tick (by the log replay at start, by a
@@ -193,10 +195,10 @@ impl Collector {
         let registry = Registry::load(&paths.agents)
             .with_context(|| format!("{}: invalid agent register", paths.agents.display()))?;
         let loaded = Loaded::new(config, version);
-        let writer = MinuteStore::open(&paths.minutes, settings.retention_secs)?;
+        let mut writer = MinuteStore::open(&paths.minutes, settings.retention_secs)?;
         let reader = Arc::new(MinuteStore::open(&paths.minutes, settings.retention_secs)?);
         let mut pipeline =
-            Pipeline::new(&loaded.monitors, writer, settings.close_after_ms, &floors)?;
+            Pipeline::new(&loaded.monitors, settings.close_after_ms, &floors)?;
         let wal = Wal::open(&paths.wal, settings.segment_bytes)?;
         let mut replayed = 0u64;
         let mut pending_closed = Vec::new();
@@ -217,7 +219,8 @@ impl Collector {
             if records.torn() {
                 eprintln!("vigil: WAL segment {segment} ends with a torn record (never acknowledged); ignored");
             }
-            pending_closed.extend(pipeline.close(chrono::Utc::now().timestamp_millis())?);
+            let drained = pipeline.close(chrono::Utc::now().timestamp_millis());
+            pending_closed.extend(drained.store(&mut writer)?);
         }
         if replayed > 0 {
             eprintln!("vigil: replayed {replayed} lines from the write-ahead log");
@@ -236,6 +239,7 @@ impl Collector {
             registry: Mutex::new(registry),
             loaded: RwLock::new(loaded),
             reader,
+            writer: Mutex::new(writer),
             stats: Stats::default(),
             metrics: Mutex::new(Rollup::default()),
             pending_closed: Mutex::new(pending_closed),
@@ -251,6 +255,10 @@ impl Collector {
 
     fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, MinuteStore> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -321,21 +329,29 @@ impl Collector {
             self.rollup()
                 .close(now_ms, self.settings.close_after_ms, METRICS_LATENESS_MS);
         let mut closed = std::mem::take(&mut *self.pending());
-        let mut core = self.core();
-        let core = &mut *core;
-        let mut pipeline = self.applier.settle();
-        closed.extend(pipeline.close(now_ms)?);
+        // Drained under the pipeline's lock, stored after it: frames go on
+        // being applied while the files are written.
+        let drained = {
+            let mut pipeline = self.applier.pipeline();
+            let drained = pipeline.close(now_ms);
+            self.applier.publish(&pipeline);
+            drained
+        };
+        let mut writer = self.writer();
+        closed.extend(drained.store(&mut writer)?);
         for (monitor, rows) in metric_rows {
-            pipeline
+            writer
                 .write_table(&monitor, &["instance"], &rows)
                 .with_context(|| format!("storing minutes of {monitor}"))?;
             let minutes: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
             closed.extend(minutes.into_iter().map(|m| (monitor.clone(), m)));
         }
+        let mut core = self.core();
+        let core = &mut *core;
         let minute = (now_ms.div_euclid(60_000) - 1) * 60;
         if minute > core.agents_minute {
             let rows = self.agent_rows(minute, now_ms);
-            pipeline
+            writer
                 .write_table(AGENTS_TABLE, &["instance"], &rows)
                 .context("storing agent states")?;
             core.agents_minute = minute;
@@ -352,11 +368,12 @@ impl Collector {
                 lag.insert(table.to_string(), seconds);
             }
         }
-        self.applier.publish(&pipeline);
         if core.segment_started.elapsed() >= self.settings.segment_age {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
         }
+        // Which segments can go depends on every logged frame being applied.
+        let mut pipeline = self.applier.settle();
         if let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) {
             // The late lines counted so far are all in segments before the
             // new active one.
@@ -376,7 +393,7 @@ impl Collector {
             .retention_checked
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600))
         {
-            pipeline.apply_retention(now_ms / 1000)?;
+            writer.apply_retention(now_ms / 1000)?;
             core.retention_checked = Some(Instant::now());
         }
         Ok(closed)
@@ -414,16 +431,10 @@ impl Collector {
         let mut core = self.core();
         let mut running = self.applier.settle();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let (floors, closed) = running.finish(now_ms)?;
+        let (floors, drained) = running.finish(now_ms);
+        let closed = drained.store(&mut self.writer())?;
         self.pending().extend(closed);
-        let store =
-            MinuteStore::open(&Paths::new(&self.dir).minutes, self.settings.retention_secs)?;
-        let pipeline = Pipeline::new(
-            &loaded.monitors,
-            store,
-            self.settings.close_after_ms,
-            &floors,
-        )?;
+        let pipeline = Pipeline::new(&loaded.monitors, self.settings.close_after_ms, &floors)?;
         *running = pipeline;
         drop(running);
         core.wal.rotate()?;

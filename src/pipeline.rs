@@ -67,6 +67,49 @@ struct MonitorPipe {
     archived: bool,
 }
 
+/// Rows of one table drained by [`Pipeline::close`], to store whole.
+#[derive(Debug)]
+pub struct TableRows {
+    /// The table: a monitor, an archive, or a view of a monitor.
+    pub table: String,
+    /// Its key columns.
+    pub keys: Vec<String>,
+    /// The rows of whole minutes (or periods).
+    pub rows: Vec<MinuteRow>,
+}
+
+/// What [`Pipeline::close`] drained: rows to store (in this order, before
+/// the next close) and the minutes alert rules evaluate.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Per table, its rows.
+    pub tables: Vec<TableRows>,
+    /// Each (monitor, minute) stored in total, in minute order per monitor.
+    pub minutes: Vec<(String, i64)>,
+}
+
+impl Closed {
+    fn add(&mut self, table: &str, keys: Vec<String>, rows: Vec<MinuteRow>) {
+        if !rows.is_empty() {
+            self.tables.push(TableRows {
+                table: table.to_string(),
+                keys,
+                rows,
+            });
+        }
+    }
+
+    /// Writes every table's rows to `store`; returns the minutes.
+    pub fn store(self, store: &mut MinuteStore) -> Result<Vec<(String, i64)>> {
+        for t in &self.tables {
+            store
+                .write_table(&t.table, &t.keys, &t.rows)
+                .with_context(|| format!("storing minutes of {}", t.table))?;
+        }
+        Ok(self.minutes)
+    }
+}
+
 /// An archive monitor: the roll-up of one monitor's closed minutes.
 struct ArchivePipe {
     monitor: Arc<Monitor>,
@@ -109,7 +152,6 @@ pub struct Pipeline {
     archives: Vec<ArchivePipe>,
     groups: Vec<Vec<usize>>,
     files: HashMap<FileKey, FileState>,
-    store: MinuteStore,
     close_after_ms: i64,
     /// Counters of the lines deleted from the log before this start, per
     /// monitor; the cutters and aggregators count everything since.
@@ -127,10 +169,9 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline for `monitors` (archives roll up the minutes of their
-    /// source) writing to `store`, resuming from `floors`.
+    /// source), resuming from `floors`.
     pub fn new(
         monitors: &[Arc<Monitor>],
-        store: MinuteStore,
         close_after_ms: i64,
         floors: &Floors,
     ) -> Result<Self> {
@@ -182,7 +223,6 @@ impl Pipeline {
             archives,
             groups,
             files: HashMap::new(),
-            store,
             close_after_ms,
             base: floors.counters.clone(),
             segment_newest: BTreeMap::new(),
@@ -377,12 +417,17 @@ impl Pipeline {
     /// when they end: the last hour of a log that stopped is not only in
     /// memory. Returns each (monitor, minute) stored in total, in minute
     /// order per monitor: the minutes alert rules evaluate.
-    pub fn close(&mut self, now_ms: i64) -> Result<Vec<(String, i64)>> {
+    pub fn close(&mut self, now_ms: i64) -> Closed {
         let close_after = self.close_after_ms;
-        let mut closed = Vec::new();
+        let mut closed = Closed::default();
         for (i, pipe) in self.monitors.iter_mut().enumerate() {
             let name = pipe.monitor.name.clone();
-            let key_names = pipe.monitor.key_names();
+            let key_names: Vec<String> = pipe
+                .monitor
+                .key_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             let lateness_ms = pipe.monitor.lateness_secs.saturating_mul(1000);
             let (buckets, idle) = drain(&mut pipe.total, now_ms, close_after, lateness_ms);
             let final_ms = pipe.total.aggregator.final_before_ms();
@@ -396,18 +441,19 @@ impl Pipeline {
                 if store_open {
                     rows.extend(archive.aggregator.peek_open());
                 }
-                let archive_name = &archive.monitor.name;
-                self.store
-                    .write_table(archive_name, archive.aggregator.key_names(), &rows)
-                    .with_context(|| format!("storing periods of {archive_name}"))?;
+                closed.add(
+                    &archive.monitor.name,
+                    archive.aggregator.key_names().to_vec(),
+                    rows,
+                );
             }
             pipe.archived |= store_open;
             let rows = rows_of(buckets);
             let minutes: BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
-            closed.extend(minutes.into_iter().map(|m| (name.clone(), m)));
-            self.store
-                .write_table(&name, &key_names, &rows)
-                .with_context(|| format!("storing minutes of {name}"))?;
+            closed
+                .minutes
+                .extend(minutes.into_iter().map(|m| (name.clone(), m)));
+            closed.add(&name, key_names.clone(), rows);
             let mut by_view: BTreeMap<View, Vec<MinuteRow>> = BTreeMap::new();
             for ((view, label), agg) in &mut pipe.labelled {
                 let rows = rows_of(drain(agg, now_ms, close_after, lateness_ms).0);
@@ -415,14 +461,12 @@ impl Pipeline {
                 out.extend(labelled(rows, *view, label));
             }
             for (view, rows) in by_view {
-                let mut keys = vec![view.name()];
-                keys.extend(key_names.iter().copied());
-                self.store
-                    .write_table(&view.table(&name), &keys, &rows)
-                    .with_context(|| format!("storing minutes of {name} by {}", view.name()))?;
+                let mut keys = vec![view.name().to_string()];
+                keys.extend(key_names.iter().cloned());
+                closed.add(&view.table(&name), keys, rows);
             }
         }
-        Ok(closed)
+        closed
     }
 
     /// Every monitor's counters: lines no longer in the log plus those
@@ -470,18 +514,17 @@ impl Pipeline {
         }
     }
 
-    /// Closes and stores every minute in progress and makes everything
-    /// final (before a reload); returns the floors and counters a new
-    /// pipeline continues from, and the minutes it stored (see
-    /// [`Pipeline::close`]).
-    pub fn finish(&mut self, now_ms: i64) -> Result<(Floors, Vec<(String, i64)>)> {
+    /// Closes every minute in progress and makes everything final (before
+    /// a reload); returns the floors and counters a new pipeline continues
+    /// from, and what to store (see [`Pipeline::close`]).
+    pub fn finish(&mut self, now_ms: i64) -> (Floors, Closed) {
         for pipe in &mut self.monitors {
             pipe.total.last_rows_ms = i64::MIN;
             for agg in pipe.labelled.values_mut() {
                 agg.last_rows_ms = i64::MIN;
             }
         }
-        let closed = self.close(now_ms)?;
+        let closed = self.close(now_ms);
         let final_before_ms = self
             .monitors
             .iter()
@@ -498,23 +541,7 @@ impl Pipeline {
             counters: self.counters(),
             late_through: None,
         };
-        Ok((floors, closed))
-    }
-
-    /// Stores rows of another table (the built-in metrics monitors) through
-    /// the pipeline's store handle, the only writer.
-    pub fn write_table(
-        &mut self,
-        name: &str,
-        key_names: &[&str],
-        rows: &[MinuteRow],
-    ) -> Result<()> {
-        Ok(self.store.write_table(name, key_names, rows)?)
-    }
-
-    /// Deletes stored hours past the retention.
-    pub fn apply_retention(&mut self, now_s: i64) -> Result<usize> {
-        Ok(self.store.apply_retention(now_s)?)
+        (floors, closed)
     }
 
     /// Per monitor, how many minutes are in progress.
