@@ -133,9 +133,10 @@ fn apply(pipeline: &mut Pipeline, job: &Job, pending: &Pending) {
     // replay at the next start, not by the agent.
     match decode_record(&job.record) {
         Ok((labels, agent, batches)) => {
-            for b in &batches {
-                if let Err(e) = pipeline.apply(job.segment, &agent, &labels, b, now_ms) {
-                    eprintln!("vigil: {agent} {}: {e:#}", b.header.path);
+            for (header, lines) in &batches {
+                let batch = (header, lines.as_slice());
+                if let Err(e) = pipeline.apply(job.segment, &agent, &labels, batch, now_ms) {
+                    eprintln!("vigil: {agent} {}: {e:#}", header.path);
                 }
             }
         }

@@ -29,8 +29,8 @@ use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
-    self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
-    RegisterReply, SampleBatch, SourceConfig,
+    self, AgentConfig, Batch, BatchHeader, Heartbeat, HeartbeatReply, IngestReply, Labels,
+    Register, RegisterReply, SampleBatch, SourceConfig,
 };
 use vigil_model::Counters;
 
@@ -197,8 +197,7 @@ impl Collector {
         let loaded = Loaded::new(config, version);
         let mut writer = MinuteStore::open(&paths.minutes, settings.retention_secs)?;
         let reader = Arc::new(MinuteStore::open(&paths.minutes, settings.retention_secs)?);
-        let mut pipeline =
-            Pipeline::new(&loaded.monitors, settings.close_after_ms, &floors)?;
+        let mut pipeline = Pipeline::new(&loaded.monitors, settings.close_after_ms, &floors)?;
         let wal = Wal::open(&paths.wal, settings.segment_bytes)?;
         let mut replayed = 0u64;
         let mut pending_closed = Vec::new();
@@ -210,10 +209,10 @@ impl Collector {
                 let (labels, agent, batches) = decode_record(&payload)
                     .with_context(|| format!("WAL segment {segment}: bad record"))?;
                 let now_ms = chrono::Utc::now().timestamp_millis();
-                for b in &batches {
-                    offsets.record(&agent, &b.header);
-                    pipeline.apply(segment, &agent, &labels, b, now_ms)?;
-                    replayed += b.header.lines;
+                for (header, lines) in &batches {
+                    offsets.record(&agent, header);
+                    pipeline.apply(segment, &agent, &labels, (header, lines), now_ms)?;
+                    replayed += header.lines;
                 }
             }
             if records.torn() {
@@ -725,14 +724,17 @@ fn record(labels: &Labels, frame: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A WAL record's labels, agent, and batches with their lines borrowed.
+pub(crate) type Record<'a> = (Labels, String, Vec<(BatchHeader, Vec<&'a [u8]>)>);
+
 /// The labels, agent and batches of a WAL record.
-pub(crate) fn decode_record(payload: &[u8]) -> Result<(Labels, String, Vec<Batch>)> {
+pub(crate) fn decode_record(payload: &[u8]) -> Result<Record<'_>> {
     let nl = payload
         .iter()
         .position(|&b| b == b'\n')
         .context("no labels line")?;
     let labels: Labels = serde_json::from_slice(&payload[..nl]).context("labels")?;
-    let (agent, batches) = wire::decode_ingest(&payload[nl + 1..])?;
+    let (agent, batches) = wire::decode_ingest_lines(&payload[nl + 1..])?;
     Ok((labels, agent, batches))
 }
 

@@ -2,8 +2,8 @@
 //! wires the library crates together; no other crate depends on it.
 
 mod alert_test;
-mod applier;
 mod alerts;
+mod applier;
 mod check;
 mod collector;
 mod config_cmd;

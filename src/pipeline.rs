@@ -21,7 +21,7 @@ use vigil_collector::multiline::Joiner;
 use vigil_config::{Kind, Monitor};
 use vigil_engine::store::MinuteStore;
 use vigil_engine::{Aggregator, ArchiveAggregator, ArchiveState, ClosedBucket};
-use vigil_model::wire::{Batch, Labels};
+use vigil_model::wire::{BatchHeader, Labels};
 use vigil_model::{Counters, MinuteRow, View};
 
 use crate::route;
@@ -170,11 +170,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline for `monitors` (archives roll up the minutes of their
     /// source), resuming from `floors`.
-    pub fn new(
-        monitors: &[Arc<Monitor>],
-        close_after_ms: i64,
-        floors: &Floors,
-    ) -> Result<Self> {
+    pub fn new(monitors: &[Arc<Monitor>], close_after_ms: i64, floors: &Floors) -> Result<Self> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut pipes = Vec::new();
         for m in monitors.iter().filter(|m| m.source.is_some()) {
@@ -232,14 +228,14 @@ impl Pipeline {
         })
     }
 
-    /// Cuts and aggregates one batch of `agent` (with `labels`), read from
-    /// log segment `segment`.
+    /// Cuts and aggregates one batch of `agent` (with `labels`): its
+    /// header and lines, read from log segment `segment`.
     pub fn apply(
         &mut self,
         segment: u64,
         agent: &str,
         labels: &Labels,
-        batch: &Batch,
+        batch: (&BatchHeader, &[&[u8]]),
         now_ms: i64,
     ) -> Result<()> {
         if self.late_through.is_none_or(|t| segment > t) {
@@ -265,14 +261,13 @@ impl Pipeline {
         segment: u64,
         agent: &str,
         labels: &Labels,
-        batch: &Batch,
+        (h, lines): (&BatchHeader, &[&[u8]]),
         now_ms: i64,
     ) -> Result<()> {
         if !self.segment_start.contains_key(&segment) {
             let counters = self.counters();
             self.segment_start.insert(segment, counters);
         }
-        let h = &batch.header;
         let path = Path::new(&h.path);
         // A new generation of a file starts its events afresh.
         self.files.retain(|(a, dev, ino, gen, _), _| {
@@ -307,8 +302,8 @@ impl Pipeline {
                 }
             });
             // Lines that are events by themselves are borrowed, not copied.
-            let mut events: Vec<Option<Cow<str>>> = Vec::with_capacity(batch.lines.len());
-            for line in &batch.lines {
+            let mut events: Vec<Option<Cow<str>>> = Vec::with_capacity(lines.len());
+            for line in lines {
                 let text = match state.decoder.decode(line) {
                     Ok(t) => t,
                     Err(_) => {

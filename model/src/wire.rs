@@ -285,6 +285,22 @@ pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
 /// Decodes an ingest frame into its agent and batches, checking that every
 /// batch carries exactly the lines and bytes its header announces.
 pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
+    let (agent, batches) = decode_ingest_lines(frame)?;
+    let batches = batches
+        .into_iter()
+        .map(|(header, lines)| Batch {
+            header,
+            lines: lines.into_iter().map(<[u8]>::to_vec).collect(),
+        })
+        .collect();
+    Ok((agent, batches))
+}
+
+/// [`decode_ingest`] with the lines borrowed from `frame`, not copied.
+#[allow(clippy::type_complexity)]
+pub fn decode_ingest_lines(
+    frame: &[u8],
+) -> Result<(String, Vec<(BatchHeader, Vec<&[u8]>)>), WireError> {
     let (agent, headers, body) = checked(frame)?;
     let mut rest = body;
     let batches = headers
@@ -292,11 +308,11 @@ pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
         .map(|header| {
             let (payload, tail) = rest.split_at(header.bytes as usize);
             rest = tail;
-            let lines = match payload.split_last() {
-                None => Vec::new(),
-                Some((_, text)) => text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
-            };
-            Batch { header, lines }
+            let mut lines = Vec::with_capacity(header.lines as usize);
+            if let Some((_, text)) = payload.split_last() {
+                lines.extend(text.split(|&b| b == b'\n'));
+            }
+            (header, lines)
         })
         .collect();
     Ok((agent, batches))
