@@ -19,6 +19,8 @@ use crate::api::{ApiError, Catalog, MonitorInfo, RowsRequest};
 pub const MAX_LINES: usize = 8;
 /// Most minutes in a monitor page's table.
 const TABLE_MINUTES: usize = 30;
+/// The default span of an archive monitor's page: a week, minutes.
+const ARCHIVE_SPAN_MIN: i64 = 7 * 24 * 60;
 /// Most rows in a monitor page's table.
 const TABLE_ROWS: usize = 600;
 
@@ -167,8 +169,24 @@ pub fn compare_lines(earlier: Vec<Line>, lines: &[Line], shift: i64, label: &str
 /// Renders the page of monitor `name`.
 pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page, ApiError> {
     let info = find(catalog, name)?;
-    let range = params.range(info.timezone, DEFAULT_SPAN_MIN)?;
+    let period = archive_period(&info, params)?;
+    let default_span = if period.is_some() {
+        ARCHIVE_SPAN_MIN
+    } else {
+        DEFAULT_SPAN_MIN
+    };
+    let range = params.range(info.timezone, default_span)?;
     let view = params.view()?;
+    if period.is_some() && view != View::Total {
+        return Err(ApiError::bad(
+            "view",
+            format!(
+                "archive monitor `{}` is rolled up in total only, not by {}",
+                info.name,
+                view.name()
+            ),
+        ));
+    }
     let value = match params.get("value") {
         Some(v) if info.values.iter().any(|n| n == v) => v.to_string(),
         Some(v) => {
@@ -184,7 +202,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
         None => info.values.first().cloned().unwrap_or_default(),
     };
     let filters = params.key_filters();
-    let rows = rows(
+    let mut rows = rows(
         catalog,
         &info.name,
         range.from_s,
@@ -192,6 +210,9 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
         view,
         &filters,
     )?;
+    if let Some(p) = period {
+        rows.retain(|r| r.period.as_deref() == Some(p));
+    }
     let step = series::step_for(range.to_s - range.from_s);
     let lines = lines_of(&rows, &value, &info, view, step);
     let compare = params.get("compare");
@@ -262,6 +283,7 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
                 "counters": info.counters,
             },
             "value": value,
+            "period": period,
             "step": step_label(step),
             "values": info.values,
             "view": view.name(),
@@ -272,6 +294,33 @@ pub fn render(catalog: &dyn Catalog, name: &str, params: &Params) -> Result<Page
             "table": table,
         }),
     )
+}
+
+/// The roll-up an archive monitor's page shows (`period=hour|day|week`,
+/// default `hour`); `None` for other monitors, which take no `period`.
+fn archive_period(info: &MonitorInfo, params: &Params) -> Result<Option<&'static str>, ApiError> {
+    let asked = params.get("period");
+    if info.kind != "archive" {
+        return match asked {
+            None => Ok(None),
+            Some(_) => Err(ApiError::bad(
+                "period",
+                format!(
+                    "`period` is for archive monitors; `{}` is a {}",
+                    info.name, info.kind
+                ),
+            )),
+        };
+    }
+    match asked.unwrap_or("hour") {
+        "hour" => Ok(Some("hour")),
+        "day" => Ok(Some("day")),
+        "week" => Ok(Some("week")),
+        other => Err(ApiError::bad(
+            "period",
+            format!("`period` is hour, day or week, not `{other}`"),
+        )),
+    }
 }
 
 /// How a chart's bucket is named under its title (`per 5 minutes`), empty

@@ -544,3 +544,32 @@ fn dashboards_show_every_report_type() {
     assert!(!html.contains("515"), "{html}");
     assert_eq!(get("/dashboards/nope").0, 404);
 }
+
+#[test]
+fn an_archive_monitor_page_shows_one_roll_up() {
+    let (status, html) = get("/monitors/pay_rollup?to=2026-11-20T10:05");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Last hours"), "{html}");
+    // Hours of the last week, newest first, per method; not the day.
+    let ten = html
+        .find("<tr><td>2026-11-20 10:00</td><td>create</td><td class=\"num\">215</td>")
+        .unwrap_or_else(|| panic!("no 10:00 create in {html}"));
+    let nine = html
+        .find("<tr><td>2026-11-20 09:00</td><td>create</td><td class=\"num\">300</td>")
+        .unwrap_or_else(|| panic!("no 09:00 create in {html}"));
+    assert!(ten < nine);
+    assert!(!html.contains(">515<"), "{html}");
+    let (status, html) = get("/monitors/pay_rollup?to=2026-11-20T10:05&period=day");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<tr><td>2026-11-20 00:00</td><td>create</td><td class=\"num\">515</td>"),
+        "{html}"
+    );
+    for bad in [
+        "/monitors/pay_rollup?view=idc",
+        "/monitors/pay_rollup?period=month",
+        "/monitors/pay_service?period=hour",
+    ] {
+        assert_eq!(get(bad).0, 400, "{bad}");
+    }
+}
