@@ -308,9 +308,12 @@ pub fn decode_ingest_lines(
         .map(|header| {
             let (payload, tail) = rest.split_at(header.bytes as usize);
             rest = tail;
+            // Every line ends with a newline (checked above).
             let mut lines = Vec::with_capacity(header.lines as usize);
-            if let Some((_, text)) = payload.split_last() {
-                lines.extend(text.split(|&b| b == b'\n'));
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', payload) {
+                lines.push(&payload[start..end]);
+                start = end + 1;
             }
             (header, lines)
         })
