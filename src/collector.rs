@@ -137,7 +137,8 @@ pub struct Collector {
     dir: PathBuf,
     settings: Settings,
     core: Mutex<Core>,
-    /// The pipeline, fed in log order; lock `core` first.
+    /// The pipeline, fed in log order. Locks are taken in this order: the
+    /// store writer, `core`, the pipeline.
     applier: Applier,
     registry: Mutex<Registry>,
     loaded: RwLock<Loaded>,
@@ -427,11 +428,14 @@ impl Collector {
     /// final; agents pull the new file list at their next heartbeat.
     pub fn reload(&self, config: &Config, version: &str) -> Result<()> {
         let loaded = Loaded::new(config, version);
+        // Locks in the ticker's order: store writer, log, pipeline.
+        let mut writer = self.writer();
         let mut core = self.core();
         let mut running = self.applier.settle();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let (floors, drained) = running.finish(now_ms);
-        let closed = drained.store(&mut self.writer())?;
+        let closed = drained.store(&mut writer)?;
+        drop(writer);
         self.pending().extend(closed);
         let pipeline = Pipeline::new(&loaded.monitors, self.settings.close_after_ms, &floors)?;
         *running = pipeline;
