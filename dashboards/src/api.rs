@@ -816,7 +816,7 @@ impl RowsQuery {
                     }
                 }
                 "period" if archive => {
-                    if !matches!(v.as_str(), "hour" | "day" | "week") {
+                    if vigil_config::monitor::Period::parse(&v).is_none() {
                         return Err(ApiError::bad(
                             "period",
                             format!("unknown period `{v}`; expected hour, day or week"),

@@ -186,21 +186,12 @@ impl ArchiveAggregator {
         let keep = self.pending.split_off(&first_second_at_or_after(before_ms));
         let settled = std::mem::replace(&mut self.pending, keep);
         for (start, partials) in settled {
-            let mut late = false;
-            for &period in &self.periods {
-                let (start_s, end_s) = period_bounds(self.tz, period, start);
-                if end_s.saturating_mul(1000) <= self.drained_to {
-                    late = true;
-                    continue;
-                }
-                self.open
-                    .entry((start_s, period))
-                    .or_insert_with(|| PeriodBucket {
-                        end_s,
-                        keys: HashMap::new(),
-                    })
-                    .merge(&partials);
-            }
+            let late = merge_into(
+                &mut self.open,
+                (self.tz, &self.periods, self.drained_to),
+                start,
+                &partials,
+            );
             if late {
                 self.late += 1;
             }
@@ -243,41 +234,30 @@ impl ArchiveAggregator {
     /// (pending buckets included), without changing anything: the periods
     /// in progress, for a live view.
     pub fn peek_open(&self) -> Vec<MinuteRow> {
-        let mut view = ArchiveAggregator {
-            archive: self.archive.clone(),
-            periods: self.periods.clone(),
-            tz: self.tz,
-            key_names: self.key_names.clone(),
-            value_names: self.value_names.clone(),
-            open: self.open.clone(),
-            pending: self.pending.clone(),
-            drained_to: self.drained_to,
-            late: self.late,
-        };
-        view.settle(i64::MAX);
-        let open = std::mem::take(&mut view.open).into_iter().collect();
-        view.rows(open)
+        self.rows(self.merged(i64::MAX).into_iter().collect())
+    }
+
+    /// The open periods with the pending buckets starting before
+    /// `before_ms` merged in, leaving this aggregator as it is.
+    fn merged(&self, before_ms: i64) -> BTreeMap<(i64, Period), PeriodBucket> {
+        let mut open = self.open.clone();
+        let settled = self.pending.range(..first_second_at_or_after(before_ms));
+        for (&start, partials) in settled {
+            merge_into(
+                &mut open,
+                (self.tz, &self.periods, self.drained_to),
+                start,
+                partials,
+            );
+        }
+        open
     }
 
     /// The state to continue from after a restart whose source resumes at
     /// `before_ms`: the open periods with the pending buckets before it
     /// merged in (later ones come again from the source).
     pub fn state(&self, before_ms: i64) -> ArchiveState {
-        let mut open = self.open.clone();
-        let settled = self.pending.range(..first_second_at_or_after(before_ms));
-        for (&start, partials) in settled {
-            for &period in &self.periods {
-                let (start_s, end_s) = period_bounds(self.tz, period, start);
-                if end_s.saturating_mul(1000) > self.drained_to {
-                    open.entry((start_s, period))
-                        .or_insert_with(|| PeriodBucket {
-                            end_s,
-                            keys: HashMap::new(),
-                        })
-                        .merge(partials);
-                }
-            }
-        }
+        let open = self.merged(before_ms);
         ArchiveState {
             periods: open
                 .into_iter()
@@ -342,6 +322,32 @@ impl ArchiveAggregator {
         rows.sort_by(MinuteRow::output_order);
         rows
     }
+}
+
+/// Merges the source bucket starting at `start_s` into the periods of
+/// `open` that hold it (in `tz`), except the periods ending at or before
+/// `drained_to` ms; returns whether there was such a drained one.
+fn merge_into(
+    open: &mut BTreeMap<(i64, Period), PeriodBucket>,
+    (tz, periods, drained_to): (Tz, &[Period], i64),
+    start_s: i64,
+    partials: &[KeyedPartial],
+) -> bool {
+    let mut drained = false;
+    for &period in periods {
+        let (period_start, end_s) = period_bounds(tz, period, start_s);
+        if end_s.saturating_mul(1000) <= drained_to {
+            drained = true;
+            continue;
+        }
+        open.entry((period_start, period))
+            .or_insert_with(|| PeriodBucket {
+                end_s,
+                keys: HashMap::new(),
+            })
+            .merge(partials);
+    }
+    drained
 }
 
 /// The first whole second (epoch s) at or after `ms`: buckets starting

@@ -329,25 +329,39 @@ fn time_table(
     for src in &report.sources {
         columns.push(reader.points(src, from_s, to_s, bucket_s, false)?);
     }
-    let rows: Vec<J> = buckets_desc(from_s, to_s, bucket_s)
+    let rows = time_rows(report, &columns, buckets_desc(from_s, to_s, bucket_s), when);
+    Ok(json!({ "table": sources_table(json!([head]), report, rows) }))
+}
+
+/// One row per bucket of `buckets` (in that order), headed by `when`, with
+/// each source's value in total.
+fn time_rows(
+    report: &Report,
+    columns: &[Option<Points>],
+    buckets: Vec<i64>,
+    when: impl Fn(i64) -> String,
+) -> Vec<J> {
+    buckets
         .into_iter()
         .map(|b| {
             let cells: Vec<J> = report
                 .sources
                 .iter()
-                .zip(&columns)
+                .zip(columns)
                 .map(|(src, points)| cell(src, total(points).and_then(|t| t.get(&b).copied())))
                 .collect();
             json!({"head": [when(b)], "cells": cells})
         })
-        .collect();
-    Ok(json!({
-        "table": {
-            "heads": [head],
-            "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
-            "rows": rows,
-        }
-    }))
+        .collect()
+}
+
+/// A table of `rows` under `heads`, one column per source of `report`.
+fn sources_table(heads: J, report: &Report, rows: Vec<J>) -> J {
+    json!({
+        "heads": heads,
+        "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
+        "rows": rows,
+    })
 }
 
 fn trend(
@@ -456,11 +470,7 @@ fn current_keys(
         .collect();
     Ok(json!({
         "note": format!("minute {}", format::minute(bucket, tz)),
-        "table": {
-            "heads": ["key"],
-            "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
-            "rows": rows,
-        }
+        "table": sources_table(json!(["key"]), report, rows),
     }))
 }
 
@@ -498,11 +508,7 @@ fn minutes_keys(
     rows.truncate(MAX_ROWS);
     Ok(json!({
         "more": more,
-        "table": {
-            "heads": ["minute", "key"],
-            "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
-            "rows": rows,
-        }
+        "table": sources_table(json!(["minute", "key"]), report, rows),
     }))
 }
 
@@ -590,38 +596,24 @@ fn archive(
     starts.sort_unstable_by(|a, b| b.cmp(a));
     starts.dedup();
     let newest = starts.first().copied();
-    let rows: Vec<J> = starts
-        .into_iter()
-        .map(|b| {
-            let cells: Vec<J> = report
-                .sources
-                .iter()
-                .zip(&columns)
-                .map(|(src, points)| cell(src, total(points).and_then(|t| t.get(&b).copied())))
-                .collect();
-            let mut head = match period {
-                Period::Hour => format::minute(b, tz),
-                Period::Day => format::local(b, tz, "%Y-%m-%d %a"),
-                Period::Week => format::local(b, tz, "week of %Y-%m-%d"),
-            };
-            let length = match period {
-                Period::Hour => 3_600,
-                Period::Day => 86_400,
-                Period::Week => 7 * 86_400,
-            };
-            if Some(b) == newest && to_s < b + length {
-                head.push_str(" (in progress)");
-            }
-            json!({"head": [head], "cells": cells})
-        })
-        .collect();
-    Ok(json!({
-        "table": {
-            "heads": [period.name()],
-            "columns": report.sources.iter().map(header).collect::<Vec<_>>(),
-            "rows": rows,
+    let length = match period {
+        Period::Hour => 3_600,
+        Period::Day => 86_400,
+        Period::Week => 7 * 86_400,
+    };
+    let rows = time_rows(report, &columns, starts, |b| {
+        let head = match period {
+            Period::Hour => format::minute(b, tz),
+            Period::Day => format::local(b, tz, "%Y-%m-%d %a"),
+            Period::Week => format::local(b, tz, "week of %Y-%m-%d"),
+        };
+        if Some(b) == newest && to_s < b + length {
+            format!("{head} (in progress)")
+        } else {
+            head
         }
-    }))
+    });
+    Ok(json!({ "table": sources_table(json!([period.name()]), report, rows) }))
 }
 
 /// The service table's columns: value and title.

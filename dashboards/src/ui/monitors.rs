@@ -5,6 +5,7 @@
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use serde_json::{json, Value as J};
+use vigil_config::monitor::Period;
 use vigil_model::{MinuteRow, View};
 
 use super::chart::{self, Axis};
@@ -312,13 +313,12 @@ fn archive_period(info: &MonitorInfo, params: &Params) -> Result<Option<&'static
             )),
         };
     }
-    match asked.unwrap_or("hour") {
-        "hour" => Ok(Some("hour")),
-        "day" => Ok(Some("day")),
-        "week" => Ok(Some("week")),
-        other => Err(ApiError::bad(
+    let asked = asked.unwrap_or("hour");
+    match Period::parse(asked) {
+        Some(p) => Ok(Some(p.name())),
+        None => Err(ApiError::bad(
             "period",
-            format!("`period` is hour, day or week, not `{other}`"),
+            format!("`period` is hour, day or week, not `{asked}`"),
         )),
     }
 }
