@@ -12,7 +12,7 @@ use crate::alert::MatchFold;
 use crate::batch::Columns;
 use crate::bucket::{bucket_start, Bucket};
 use crate::error::Error;
-use crate::key::KeySchema;
+use crate::key::{KeySchema, KeyedBatch};
 use crate::output::{Fold, Names};
 use crate::partial::{KeyedPartial, Partial};
 use crate::service::ServiceFold;
@@ -136,6 +136,21 @@ impl Aggregator {
     /// when the batch does not match the input contract, in which case no
     /// row of the batch is used.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let keyed = self.group(batch)?;
+        self.push_grouped(&keyed)
+    }
+
+    /// Checks a batch against the input contract and encodes its rows'
+    /// keys once, for [`Aggregator::push_grouped`] into this aggregator and
+    /// any other of a monitor with the same group-by columns (the views of
+    /// one monitor).
+    pub fn group<'a>(&self, batch: &'a RecordBatch) -> Result<KeyedBatch<'a>, Error> {
+        self.core.group(batch)
+    }
+
+    /// [`Aggregator::push`] of a batch grouped by [`Aggregator::group`];
+    /// [`Error::Invalid`] when it was keyed by other group-by columns.
+    pub fn push_grouped(&mut self, batch: &KeyedBatch<'_>) -> Result<(), Error> {
         self.core.push(batch)
     }
 
@@ -205,7 +220,8 @@ impl Aggregator {
 /// The kind-independent interface of a [`Core`].
 trait Run {
     fn monitor(&self) -> &Monitor;
-    fn push(&mut self, batch: &RecordBatch) -> Result<(), Error>;
+    fn group<'a>(&self, batch: &'a RecordBatch) -> Result<KeyedBatch<'a>, Error>;
+    fn push(&mut self, batch: &KeyedBatch<'_>) -> Result<(), Error>;
     fn drain_closed(&mut self, up_to_ms: i64) -> Vec<ClosedBucket>;
     fn drain_all(&mut self) -> Vec<ClosedBucket>;
     fn counters(&self) -> EngineCounters;
@@ -241,9 +257,13 @@ struct Core<F: Fold> {
     /// Buckets ending at or before this (ms) were drained.
     drained_to: i64,
     counters: EngineCounters,
-    /// Reused buffers: the key being built, and the key of the last row.
-    key_buf: Vec<u8>,
-    last_key: Vec<u8>,
+    /// Per key number of the batch being pushed: the run it was last looked
+    /// up in and its state's index in that run's bucket (`None`: dropped
+    /// by the key limit). Reused across batches.
+    slots: Vec<(u64, Option<usize>)>,
+    /// Number of the current run of rows of one bucket; only grows, so a
+    /// slot of an earlier run or batch never matches.
+    run: u64,
 }
 
 impl<F: Fold> Core<F> {
@@ -269,8 +289,8 @@ impl<F: Fold> Core<F> {
             newest: None,
             drained_to: i64::MIN,
             counters: EngineCounters::default(),
-            key_buf: Vec::new(),
-            last_key: Vec::new(),
+            slots: Vec::new(),
+            run: 0,
         })
     }
 
@@ -313,10 +333,27 @@ impl<F: Fold> Run for Core<F> {
         &self.monitor
     }
 
-    fn push(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+    fn group<'a>(&self, batch: &'a RecordBatch) -> Result<KeyedBatch<'a>, Error> {
+        let cols = Columns::new(&self.monitor, batch)?;
+        let key = self.keys.bind(&cols)?;
+        let (groups, keys) = KeySchema::group(&key, cols.times.len());
+        Ok(KeyedBatch {
+            batch,
+            columns: self.keys.columns.clone(),
+            groups,
+            keys,
+        })
+    }
+
+    fn push(&mut self, keyed: &KeyedBatch<'_>) -> Result<(), Error> {
+        if keyed.columns != self.keys.columns {
+            return Err(Error::invalid(
+                &self.monitor.name,
+                "a batch keyed by other group-by columns",
+            ));
+        }
         let Core {
             monitor,
-            keys,
             fold,
             size_ms,
             lateness_ms,
@@ -328,13 +365,15 @@ impl<F: Fold> Run for Core<F> {
             newest: newest_seen,
             drained_to,
             counters,
-            key_buf,
-            last_key,
+            slots,
+            run,
             ..
         } = self;
-        let cols = Columns::new(monitor, batch)?;
-        let key = keys.bind(&cols)?;
+        let cols = Columns::new(monitor, keyed.batch)?;
         let bound = fold.bind(&cols)?;
+        if slots.len() < keyed.keys.len() {
+            slots.resize(keyed.keys.len(), (0, None));
+        }
         let limit = monitor.key_limit;
         let times = cols.times;
         let n = times.len();
@@ -377,32 +416,29 @@ impl<F: Fold> Run for Core<F> {
             } else {
                 buckets.entry(start).or_insert_with(Bucket::new)
             };
-            let mut last: Option<usize> = None;
+            // A bucket's keys are only added to during a run, so a key's
+            // lookup (or its drop by the key limit) holds for the whole run.
+            *run += 1;
+            let mut updated: u64 = 0;
             loop {
                 let t = times[row];
                 if seen && newest >= late_from {
                     counters.late += 1;
                 } else {
-                    key_buf.clear();
-                    key.encode(row, key_buf);
-                    let index = match last {
-                        Some(i) if key_buf == last_key => Some(i),
+                    let group = keyed.groups[row] as usize;
+                    let index = match slots[group] {
+                        (r, found) if r == *run => found,
                         _ => {
-                            let found = bucket.find_or_insert(key_buf, limit, || fold.new_state());
-                            if found.is_some() {
-                                std::mem::swap(key_buf, last_key);
-                                last = found;
-                            }
+                            let found = bucket
+                                .find_or_insert(&keyed.keys[group], limit, || fold.new_state());
+                            slots[group] = (*run, found);
                             found
                         }
                     };
                     match index {
                         Some(i) => {
                             fold.update(&bound, &mut bucket.states[i], row);
-                            if amending {
-                                counters.amended += u64::from(emitted);
-                                dirty.insert(start);
-                            }
+                            updated += 1;
                         }
                         None => counters.key_dropped += 1,
                     }
@@ -413,6 +449,12 @@ impl<F: Fold> Run for Core<F> {
                 if row >= n || !in_run(times[row]) {
                     break;
                 }
+            }
+            if amending && updated > 0 {
+                if emitted {
+                    counters.amended += updated;
+                }
+                dirty.insert(start);
             }
             if bucket.states.is_empty() {
                 if amending {

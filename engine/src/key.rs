@@ -6,8 +6,17 @@
 //! part is thus self-delimiting and two rows have the same bytes iff they
 //! have the same key. Keys are decoded to text only when a bucket closes:
 //! integers and floats as their `Display` text.
+//!
+//! A batch's keys are encoded once, into a [`KeyedBatch`] that numbers the
+//! distinct keys: the collector aggregates each batch in several views (in
+//! total and per label), and every view's aggregator then finds a row's
+//! key by its number instead of encoding and hashing it again.
+
+use std::collections::HashMap;
 
 use arrow::array::StringArray;
+use arrow::record_batch::RecordBatch;
+use foldhash::fast::RandomState;
 use vigil_config::monitor::{ColumnType, Monitor};
 
 use crate::batch::Columns;
@@ -16,7 +25,7 @@ use crate::error::Error;
 /// The key columns of a monitor.
 pub(crate) struct KeySchema {
     /// Index and type of each key column, in group-by order.
-    columns: Vec<(usize, ColumnType)>,
+    pub(crate) columns: Vec<(usize, ColumnType)>,
     /// Key column names, in group-by order.
     pub(crate) names: Vec<String>,
 }
@@ -67,6 +76,38 @@ impl KeySchema {
         Ok(BoundKey { cols })
     }
 
+    /// Numbers the distinct keys of the first `rows` rows of `key`: per
+    /// row its group, per group its encoded key, in order of first
+    /// appearance.
+    pub(crate) fn group(key: &BoundKey<'_>, rows: usize) -> (Vec<u32>, Vec<Box<[u8]>>) {
+        let mut index: HashMap<Box<[u8]>, u32, RandomState> = HashMap::default();
+        let mut keys: Vec<Box<[u8]>> = Vec::new();
+        let mut groups = Vec::with_capacity(rows);
+        let mut buf = Vec::new();
+        let mut last: Option<u32> = None;
+        for row in 0..rows {
+            buf.clear();
+            key.encode(row, &mut buf);
+            let group = match last {
+                // Runs of one key are common: no hashing for them.
+                Some(g) if *keys[g as usize] == *buf => g,
+                _ => match index.get(buf.as_slice()) {
+                    Some(&g) => g,
+                    None => {
+                        // A batch has far fewer than 2^32 rows.
+                        let g = keys.len() as u32;
+                        keys.push(buf.as_slice().into());
+                        index.insert(buf.as_slice().into(), g);
+                        g
+                    }
+                },
+            };
+            last = Some(group);
+            groups.push(group);
+        }
+        (groups, keys)
+    }
+
     /// The key values encoded in `bytes`, as text in group-by order.
     pub(crate) fn decode(&self, mut bytes: &[u8]) -> Vec<String> {
         let last = self.columns.len().saturating_sub(1);
@@ -88,6 +129,28 @@ impl KeySchema {
                 }
             })
             .collect()
+    }
+}
+
+/// A record batch of one monitor with its rows' keys encoded and numbered
+/// once (see the [module docs](self)). Made by
+/// [`crate::Aggregator::group`]; any aggregator of a monitor with the same
+/// group-by columns takes it ([`crate::Aggregator::push_grouped`]).
+pub struct KeyedBatch<'a> {
+    /// The rows.
+    pub(crate) batch: &'a RecordBatch,
+    /// The key columns the keys were encoded from.
+    pub(crate) columns: Vec<(usize, ColumnType)>,
+    /// Per row, the number of its key.
+    pub(crate) groups: Vec<u32>,
+    /// Per key number, the encoded key.
+    pub(crate) keys: Vec<Box<[u8]>>,
+}
+
+impl KeyedBatch<'_> {
+    /// The rows of the batch.
+    pub fn num_rows(&self) -> usize {
+        self.groups.len()
     }
 }
 

@@ -70,4 +70,5 @@ mod top;
 pub use aggregate::{Aggregator, ClosedBucket, EngineCounters};
 pub use archive::{ArchiveAggregator, ArchiveState, PeriodState};
 pub use error::Error;
+pub use key::KeyedBatch;
 pub use partial::{KeyedPartial, Partial};

@@ -324,6 +324,90 @@ fn key_limit_drops_further_keys_per_bucket() {
     assert_eq!(total.key_dropped, 2);
 }
 
+/// (minute, host, count) of every row.
+fn counts(buckets: &[vigil_engine::ClosedBucket]) -> Vec<(i64, String, Option<Value>)> {
+    rows(buckets)
+        .iter()
+        .map(|r| {
+            let host = r.key("host").unwrap_or("").to_string();
+            (r.minute, host, r.value("count"))
+        })
+        .collect()
+}
+
+#[test]
+fn one_keyed_batch_feeds_views_with_their_own_history() {
+    let mut m = count_monitor(false);
+    m.key_limit = 2;
+    let m = Arc::new(m);
+    // Minute 0: a b c a b (c over the limit of 2), minute 1: c a.
+    let b = batch(
+        &[
+            at(0, 1, 0),
+            at(0, 2, 0),
+            at(0, 3, 0),
+            at(0, 4, 0),
+            at(0, 5, 0),
+            at(1, 0, 0),
+            at(1, 1, 0),
+        ],
+        vec![s(&["a", "b", "c", "a", "b", "c", "a"])],
+    );
+    let mut fresh = Aggregator::new(m.clone()).unwrap();
+    // A view that already holds two other keys in minute 0: all five rows
+    // of minute 0 are over its limit, minute 1 is new to it.
+    let mut full = Aggregator::new(m.clone()).unwrap();
+    full.push(&batch(&[at(0, 0, 0), at(0, 0, 1)], vec![s(&["x", "y"])]))
+        .unwrap();
+    let keyed = fresh.group(&b).unwrap();
+    assert_eq!(keyed.num_rows(), 7);
+    fresh.push_grouped(&keyed).unwrap();
+    full.push_grouped(&keyed).unwrap();
+
+    let one = |host: &str, n: i64, minute: i64| {
+        (T0_S + minute * 60, host.to_string(), Some(Value::Int(n)))
+    };
+    assert_eq!(fresh.counters().key_dropped, 1);
+    assert_eq!(
+        counts(&fresh.drain_all()),
+        vec![
+            one("a", 2, 0),
+            one("b", 2, 0),
+            one("a", 1, 1),
+            one("c", 1, 1)
+        ]
+    );
+    assert_eq!(full.counters().key_dropped, 5);
+    assert_eq!(
+        counts(&full.drain_all()),
+        vec![
+            one("x", 1, 0),
+            one("y", 1, 0),
+            one("a", 1, 1),
+            one("c", 1, 1)
+        ]
+    );
+}
+
+#[test]
+fn a_batch_keyed_by_other_columns_is_refused() {
+    let m = count_monitor(false);
+    let mut by_value = m.clone();
+    by_value.columns.push(col("value", ColumnType::Int));
+    by_value.group_by = vec![1];
+    let mut by_host = m;
+    by_host.columns = by_value.columns.clone();
+    let b = batch(&[at(0, 1, 0)], vec![s(&["a"]), i(&[7])]);
+    let keyed = Aggregator::new(Arc::new(by_value))
+        .unwrap()
+        .group(&b)
+        .unwrap();
+    let mut other = Aggregator::new(Arc::new(by_host)).unwrap();
+    let err = other.push_grouped(&keyed).unwrap_err().to_string();
+    assert!(err.contains("other group-by columns"), "{err}");
+    assert!(other.drain_all().is_empty());
+}
+
 #[test]
 fn lateness_window() {
     let m = count_monitor(false);
