@@ -102,14 +102,17 @@ impl Wal {
         if self.active_bytes >= self.segment_limit {
             self.rotate()?;
         }
-        let mut record = Vec::with_capacity(8 + payload.len());
-        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        record.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        record.extend_from_slice(payload);
+        // Header and payload are written apart, not copied into one
+        // buffer: a record is up to a request body's size. A crash between
+        // the two leaves a torn record, as a short write would.
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
         let path = self.path(self.active_seq);
-        self.active.write_all(&record).map_err(io_err(&path))?;
+        self.active.write_all(&header).map_err(io_err(&path))?;
+        self.active.write_all(payload).map_err(io_err(&path))?;
         self.active.sync_data().map_err(io_err(&path))?;
-        self.active_bytes += record.len() as u64;
+        self.active_bytes += (header.len() + payload.len()) as u64;
         Ok(self.active_seq)
     }
 
