@@ -1,21 +1,29 @@
 //! The [`Applier`]: cuts and aggregates logged batches on a thread of its
 //! own, so that the collector acknowledges a frame once it is in the
 //! write-ahead log and the agent reads and sends the next one while this
-//! one is cut.
+//! one is cut. When the next frame is already queued, a frame is
+//! aggregated while the next one is cut ([`Pipeline::overlap`]); a frame
+//! counts as applied once it is aggregated.
 //!
 //! Batches are applied in the order they were logged. [`Applier::settle`]
-//! waits until every logged batch is applied: the ticker and a reload call
-//! it before they read or replace the pipeline, so that what they see is
-//! exactly the log's content. The monitors' counters are published each
+//! waits until every logged batch is applied: a reload calls it before it
+//! replaces the pipeline, and the ticker before it deletes log segments, so
+//! that what they see is exactly the log's content.
+//! [`Applier::settle_before`] waits only for the frames of the segments
+//! before a given one: enough for the ticker to tell whether any segment
+//! can go, while the frames of the active segment go on being logged and
+//! applied. The monitors' counters are published each
 //! time the queue runs empty, and by the ticker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
+use vigil_model::wire::Labels;
 use vigil_model::Counters;
 
 use crate::collector::decode_record;
+use crate::cutting::{Cut, Cutting};
 use crate::pipeline::Pipeline;
 
 /// Frames queued between the log and the pipeline: enough for the next
@@ -29,11 +37,19 @@ struct Job {
     record: Vec<u8>,
 }
 
-/// Logged frames not yet applied, a signal when there are none, and the
-/// counters published last.
+/// A frame cut and not aggregated yet.
+struct Held {
+    agent: String,
+    labels: Labels,
+    cuts: Vec<Cut>,
+}
+
+/// The log segments of the frames submitted and not yet applied (in
+/// submission order), a signal each time one is applied, and the counters
+/// published last.
 #[derive(Default)]
 struct Pending {
-    frames: Mutex<usize>,
+    frames: Mutex<VecDeque<u64>>,
     settled: Condvar,
     counters: Mutex<BTreeMap<String, Counters>>,
 }
@@ -71,11 +87,13 @@ impl Applier {
     /// Queues a frame logged in `segment` as `record`; blocks while the
     /// queue is full. Call in log order.
     pub fn submit(&self, segment: u64, record: Vec<u8>) {
-        *lock(&self.pending.frames) += 1;
+        lock(&self.pending.frames).push_back(segment);
         let job = Job { segment, record };
         if let Err(job) = self.queue.send(job) {
             // The thread is gone (it panicked): apply here, in order still.
-            apply(&mut self.pipeline(), &job.into_inner(), &self.pending);
+            let mut pipeline = self.pipeline();
+            let held = cut(pipeline.cutting(), &job.into_inner());
+            aggregate(&mut pipeline, held, &self.pending);
         }
     }
 
@@ -83,8 +101,16 @@ impl Applier {
     /// pipeline. Hold the lock that orders submissions (the log's) so that
     /// none comes in meanwhile.
     pub fn settle(&self) -> MutexGuard<'_, Pipeline> {
+        self.settle_before(u64::MAX)
+    }
+
+    /// Waits until every submitted frame of a segment before `segment` is
+    /// applied, then returns the pipeline (with frames of `segment` and
+    /// later perhaps not applied yet). Hold the log's lock, as for
+    /// [`Applier::settle`].
+    pub fn settle_before(&self, segment: u64) -> MutexGuard<'_, Pipeline> {
         let mut frames = lock(&self.pending.frames);
-        while *frames > 0 {
+        while frames.front().is_some_and(|&s| s < segment) {
             frames = self
                 .pending
                 .settled
@@ -113,7 +139,7 @@ impl Applier {
 
     /// Frames submitted and not applied yet.
     pub fn queued(&self) -> usize {
-        *lock(&self.pending.frames)
+        lock(&self.pending.frames).len()
     }
 }
 
@@ -122,30 +148,79 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn apply_loop(jobs: &Receiver<Job>, pipeline: &Mutex<Pipeline>, pending: &Pending) {
-    for job in jobs {
-        apply(&mut lock(pipeline), &job, pending);
+    let mut held: Option<Held> = None;
+    loop {
+        // With a frame held, only a frame already waiting is cut beside it.
+        let next = match &held {
+            Some(_) => jobs.try_recv().ok(),
+            None => match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            },
+        };
+        let mut p = lock(pipeline);
+        held = match (held.take(), next) {
+            (None, Some(job)) => Some(cut(p.cutting(), &job)),
+            (Some(h), Some(job)) => {
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let (aggregated, next) = p.overlap(h.cuts, &h.labels, now_ms, |c| cut(c, &job));
+                if let Err(e) = aggregated {
+                    eprintln!("vigil: {}: {e:#}", h.agent);
+                }
+                applied(&p, pending);
+                Some(next)
+            }
+            (Some(h), None) => {
+                aggregate(&mut p, h, pending);
+                None
+            }
+            (None, None) => None,
+        };
     }
 }
 
-fn apply(pipeline: &mut Pipeline, job: &Job, pending: &Pending) {
-    let now_ms = chrono::Utc::now().timestamp_millis();
+/// Cuts the batches of a logged frame.
+fn cut(cutting: &mut Cutting, job: &Job) -> Held {
     // The record is durable: a failure to use it now is retried by the
     // replay at the next start, not by the agent.
     match decode_record(&job.record) {
-        Ok((labels, agent, batches)) => {
-            for (header, lines) in &batches {
-                let batch = (header, lines.as_slice());
-                if let Err(e) = pipeline.apply(job.segment, &agent, &labels, batch, now_ms) {
-                    eprintln!("vigil: {agent} {}: {e:#}", header.path);
-                }
+        Ok((labels, agent, batches)) => Held {
+            cuts: batches
+                .iter()
+                .map(|(header, lines)| cutting.cut(job.segment, &agent, (header, lines)))
+                .collect(),
+            agent,
+            labels,
+        },
+        Err(e) => {
+            eprintln!("vigil: WAL segment {}: bad record: {e:#}", job.segment);
+            Held {
+                agent: String::new(),
+                labels: Labels::default(),
+                cuts: Vec::new(),
             }
         }
-        Err(e) => eprintln!("vigil: WAL segment {}: bad record: {e:#}", job.segment),
     }
+}
+
+/// Aggregates a frame cut by [`cut`]; it is applied.
+fn aggregate(pipeline: &mut Pipeline, held: Held, pending: &Pending) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for c in held.cuts {
+        if let Err(e) = pipeline.aggregate(c, &held.labels, now_ms) {
+            eprintln!("vigil: {}: {e:#}", held.agent);
+        }
+    }
+    applied(pipeline, pending);
+}
+
+/// Counts the oldest submitted frame as applied; publishes the counters
+/// when none is left.
+fn applied(pipeline: &Pipeline, pending: &Pending) {
     let mut frames = lock(&pending.frames);
-    *frames = frames.saturating_sub(1);
-    if *frames == 0 {
+    frames.pop_front();
+    if frames.is_empty() {
         *lock(&pending.counters) = pipeline.counters();
-        pending.settled.notify_all();
     }
+    pending.settled.notify_all();
 }

@@ -372,22 +372,17 @@ impl Collector {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
         }
-        // Which segments can go depends on every logged frame being applied.
-        let mut pipeline = self.applier.settle();
-        if let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) {
-            // The late lines counted so far are all in segments before the
-            // new active one.
-            floors.late_through = Some(core.wal.rotate()?.saturating_sub(1));
-            core.segment_started = Instant::now();
-            let paths = Paths::new(&self.dir);
-            let json = serde_json::to_vec_pretty(&floors)?;
-            write_atomic(&paths.floors, &json)
-                .with_context(|| format!("cannot save {}", paths.floors.display()))?;
-            core.offsets
-                .save(&paths.offsets)
-                .with_context(|| format!("cannot save {}", paths.offsets.display()))?;
-            core.wal.remove_before(cut)?;
-            pipeline.release(cut);
+        // Whether a segment can go is told by the frames of the segments
+        // before the active one; frames of the active one go on being
+        // applied. Only deleting needs every logged frame applied (the
+        // saved counters must hold all of them).
+        let releasable = self
+            .applier
+            .settle_before(core.wal.active_segment())
+            .releasable(core.wal.segments())
+            .is_some();
+        if releasable {
+            self.release_segments(core)?;
         }
         if core
             .retention_checked
@@ -397,6 +392,30 @@ impl Collector {
             core.retention_checked = Some(Instant::now());
         }
         Ok(closed)
+    }
+
+    /// Deletes the log segments that only hold final minutes, once every
+    /// logged frame is applied, saving the floors a restart resumes from
+    /// (called with the log's lock held).
+    fn release_segments(&self, core: &mut Core) -> Result<()> {
+        let mut pipeline = self.applier.settle();
+        let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) else {
+            return Ok(());
+        };
+        // The late lines counted so far are all in segments before the
+        // new active one.
+        floors.late_through = Some(core.wal.rotate()?.saturating_sub(1));
+        core.segment_started = Instant::now();
+        let paths = Paths::new(&self.dir);
+        let json = serde_json::to_vec_pretty(&floors)?;
+        write_atomic(&paths.floors, &json)
+            .with_context(|| format!("cannot save {}", paths.floors.display()))?;
+        core.offsets
+            .save(&paths.offsets)
+            .with_context(|| format!("cannot save {}", paths.offsets.display()))?;
+        core.wal.remove_before(cut)?;
+        pipeline.release(cut);
+        Ok(())
     }
 
     /// One row per agent for `minute`: its state as 0/1 values `lost`,

@@ -7,6 +7,7 @@ mod applier;
 mod check;
 mod collector;
 mod config_cmd;
+mod cutting;
 mod metrics;
 mod output;
 mod pipeline;

@@ -2,29 +2,27 @@
 //! columns → per-minute aggregates, in total and per label view → stored
 //! minutes.
 //!
+//! Lines are cut by the [`Cutting`] half and aggregated here; the applier
+//! aggregates one frame while it cuts the next ([`Pipeline::overlap`]).
+//!
 //! Every batch is applied in write-ahead-log order and tagged with its log
 //! segment. The pipeline tells which segments only hold rows of minutes that
 //! are final (stored, and past the lateness window); those segments can go,
 //! and a restart replays the others on top of the floors saved with them.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::array::{Array, Int64Array};
 use arrow::record_batch::RecordBatch;
-use vigil_collector::cut::Cutter;
-use vigil_collector::decode::Decoder;
-use vigil_collector::multiline::Joiner;
 use vigil_config::{Kind, Monitor};
 use vigil_engine::store::MinuteStore;
 use vigil_engine::{Aggregator, ArchiveAggregator, ArchiveState, ClosedBucket};
 use vigil_model::wire::{BatchHeader, Labels};
 use vigil_model::{Counters, MinuteRow, View};
 
-use crate::route;
+use crate::cutting::{Cut, Cutting};
 
 /// One aggregator and when it last received rows (wall clock).
 struct Agg {
@@ -45,23 +43,16 @@ impl Agg {
     }
 }
 
-/// Events of one file and read group from which on a frame's events are
-/// cut on two threads (the first half on a thread of its own).
-const PARALLEL_CUT_EVENTS: usize = 4096;
-
-/// A monitor's cutters and aggregators.
+/// A monitor's aggregators.
 struct MonitorPipe {
     monitor: Arc<Monitor>,
-    cutter: Cutter,
-    /// Cuts the first half of large frames, beside `cutter`.
-    helper: Cutter,
+    /// What the lines aggregated since start counted when they were cut.
+    cut: Counters,
     total: Agg,
     /// Per labelled view and label value.
     labelled: BTreeMap<(View, String), Agg>,
     /// Rows of minutes before this were final at the last restart.
     floor_ms: Option<i64>,
-    /// Lines the agents dropped by the source's rate limit.
-    rate_limited: u64,
     /// Whether its archives' periods in progress are stored as they are
     /// (done once its lines stop; see [`Pipeline::close`]).
     archived: bool,
@@ -118,15 +109,6 @@ struct ArchivePipe {
     aggregator: ArchiveAggregator,
 }
 
-/// Decoding and multi-line state of one file, per read group.
-struct FileState {
-    decoder: Decoder,
-    joiner: Option<Joiner>,
-}
-
-/// A file of an agent: agent, device, inode, generation, read group.
-type FileKey = (String, u64, u64, u32, usize);
-
 /// What must survive the deletion of log segments: per monitor, the time
 /// before which minutes are final, and the counters of the deleted lines.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -148,10 +130,9 @@ pub struct Floors {
 
 /// See the [module docs](self).
 pub struct Pipeline {
+    cutting: Cutting,
     monitors: Vec<MonitorPipe>,
     archives: Vec<ArchivePipe>,
-    groups: Vec<Vec<usize>>,
-    files: HashMap<FileKey, FileState>,
     close_after_ms: i64,
     /// Counters of the lines deleted from the log before this start, per
     /// monitor; the cutters and aggregators count everything since.
@@ -172,19 +153,21 @@ impl Pipeline {
     /// source), resuming from `floors`.
     pub fn new(monitors: &[Arc<Monitor>], close_after_ms: i64, floors: &Floors) -> Result<Self> {
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let sourced: Vec<Arc<Monitor>> = monitors
+            .iter()
+            .filter(|m| m.source.is_some())
+            .cloned()
+            .collect();
+        let cutting = Cutting::new(&sourced, now_ms)?;
         let mut pipes = Vec::new();
-        for m in monitors.iter().filter(|m| m.source.is_some()) {
+        for m in &sourced {
             let floor_ms = floors.final_before_ms.get(&m.name).copied();
             pipes.push(MonitorPipe {
                 monitor: m.clone(),
-                cutter: Cutter::new(m.clone(), now_ms)
-                    .with_context(|| format!("monitor {} has no time rule", m.name))?,
-                helper: Cutter::new(m.clone(), now_ms)
-                    .with_context(|| format!("monitor {} has no time rule", m.name))?,
+                cut: Counters::default(),
                 total: Agg::new(m, floor_ms, now_ms)?,
                 labelled: BTreeMap::new(),
                 floor_ms,
-                rate_limited: 0,
                 archived: false,
             });
         }
@@ -212,13 +195,11 @@ impl Pipeline {
                 aggregator,
             });
         }
-        let groups = route::read_groups(pipes.iter().enumerate().map(|(i, p)| (i, &*p.monitor)));
         let monitors_len = pipes.len();
         Ok(Pipeline {
+            cutting,
             monitors: pipes,
             archives,
-            groups,
-            files: HashMap::new(),
             close_after_ms,
             base: floors.counters.clone(),
             segment_newest: BTreeMap::new(),
@@ -238,122 +219,71 @@ impl Pipeline {
         batch: (&BatchHeader, &[&[u8]]),
         now_ms: i64,
     ) -> Result<()> {
-        if self.late_through.is_none_or(|t| segment > t) {
-            return self.apply_batch(segment, agent, labels, batch, now_ms);
-        }
-        let late = |p: &Pipeline| -> Vec<u64> {
-            p.monitors
-                .iter()
-                .map(|m| m.total.aggregator.counters().late)
-                .collect()
-        };
-        let before = late(self);
-        let applied = self.apply_batch(segment, agent, labels, batch, now_ms);
-        let after = late(self);
-        for ((sum, after), before) in self.late_replayed.iter_mut().zip(after).zip(before) {
-            *sum += after.saturating_sub(before);
-        }
-        applied
+        let cut = self.cutting.cut(segment, agent, batch);
+        self.aggregate(cut, labels, now_ms)
     }
 
-    fn apply_batch(
+    /// The cutting half, to cut batches for [`Pipeline::aggregate`].
+    pub fn cutting(&mut self) -> &mut Cutting {
+        &mut self.cutting
+    }
+
+    /// Aggregates `cuts` (of an agent with `labels`, in order) while
+    /// `next` runs with the cutting half on a second thread; returns the
+    /// first aggregation error, if any, and what `next` returned.
+    pub fn overlap<R: Send>(
         &mut self,
-        segment: u64,
-        agent: &str,
+        cuts: Vec<Cut>,
         labels: &Labels,
-        (h, lines): (&BatchHeader, &[&[u8]]),
         now_ms: i64,
-    ) -> Result<()> {
-        if !self.segment_start.contains_key(&segment) {
-            let counters = self.counters();
-            self.segment_start.insert(segment, counters);
-        }
-        let path = Path::new(&h.path);
-        // A new generation of a file starts its events afresh.
-        self.files.retain(|(a, dev, ino, gen, _), _| {
-            !(a == agent && *dev == h.dev && *ino == h.ino && *gen < h.gen)
+        next: impl FnOnce(&mut Cutting) -> R + Send,
+    ) -> (Result<()>, R) {
+        let mut cutting = std::mem::take(&mut self.cutting);
+        let (aggregated, cut) = std::thread::scope(|scope| {
+            let cut = scope.spawn(|| next(&mut cutting));
+            let aggregated = cuts
+                .into_iter()
+                .try_for_each(|c| self.aggregate(c, labels, now_ms));
+            (aggregated, cut.join())
         });
-        for g in 0..self.groups.len() {
-            let members: Vec<usize> = self.groups[g]
-                .iter()
-                .copied()
-                .filter(|&i| route::reads(&self.monitors[i].monitor, path))
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            for &i in &members {
-                for _ in 0..h.too_long {
-                    self.monitors[i].cutter.reject();
-                }
-                self.monitors[i].rate_limited += h.rate_dropped;
-            }
-            let key: FileKey = (agent.to_string(), h.dev, h.ino, h.gen, g);
-            let first = &self.monitors[members[0]].monitor;
-            let state = self.files.entry(key).or_insert_with(|| {
-                let source = first.source.as_ref();
-                FileState {
-                    decoder: Decoder::new(
-                        source.map_or(vigil_config::Encoding::Auto, |s| s.encoding),
-                    ),
-                    joiner: source
-                        .and_then(|s| s.multiline.as_ref())
-                        .map(|ml| Joiner::new(ml.start.clone(), ml.max_lines)),
-                }
-            });
-            // Lines that are events by themselves are borrowed, not copied.
-            let mut events: Vec<Option<Cow<str>>> = Vec::with_capacity(lines.len());
-            for line in lines {
-                let text = match state.decoder.decode(line) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        events.push(None);
-                        continue;
-                    }
-                };
-                match &mut state.joiner {
-                    None => events.push(Some(text)),
-                    Some(j) => events.extend(j.push(&text).map(|e| Some(Cow::Owned(e)))),
-                }
-            }
-            if h.flush {
-                if let Some(event) = state.joiner.as_mut().and_then(Joiner::finish) {
-                    events.push(Some(Cow::Owned(event)));
-                }
-            }
-            self.feed(&members, &events, labels, segment, now_ms)?;
-        }
-        Ok(())
+        self.cutting = cutting;
+        let cut = cut.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (aggregated, cut)
     }
 
-    /// Cuts `events` (`None`: a line that could not be decoded) for the
-    /// monitors `members` and aggregates them in every view.
-    fn feed(
-        &mut self,
-        members: &[usize],
-        events: &[Option<Cow<str>>],
-        labels: &Labels,
-        segment: u64,
-        now_ms: i64,
-    ) -> Result<()> {
-        for &i in members {
-            let MonitorPipe { cutter, helper, .. } = &mut self.monitors[i];
-            let batches = if events.len() >= PARALLEL_CUT_EVENTS {
-                // Rows come out in event order: the first half's batches,
-                // then the second's.
-                let (first, second) = events.split_at(events.len() / 2);
-                std::thread::scope(|scope| {
-                    let first = scope.spawn(|| cut(helper, first));
-                    let second = cut(cutter, second);
-                    let mut batches = first.join().expect("a cutting thread panicked");
-                    batches.extend(second);
-                    batches
-                })
-            } else {
-                cut(cutter, events)
+    /// Aggregates the rows of `cut` (of an agent with `labels`) in every
+    /// view, and adds what its lines counted.
+    pub fn aggregate(&mut self, cut: Cut, labels: &Labels, now_ms: i64) -> Result<()> {
+        let path = cut.path.clone();
+        let aggregated = if self.late_through.is_none_or(|t| cut.segment > t) {
+            self.push_cut(cut, labels, now_ms)
+        } else {
+            let late = |p: &Pipeline| -> Vec<u64> {
+                p.monitors
+                    .iter()
+                    .map(|m| m.total.aggregator.counters().late)
+                    .collect()
             };
-            for b in &batches {
-                self.push(i, b, labels, segment, now_ms)?;
+            let before = late(self);
+            let aggregated = self.push_cut(cut, labels, now_ms);
+            let after = late(self);
+            for ((sum, after), before) in self.late_replayed.iter_mut().zip(after).zip(before) {
+                *sum += after.saturating_sub(before);
+            }
+            aggregated
+        };
+        aggregated.with_context(|| path)
+    }
+
+    fn push_cut(&mut self, cut: Cut, labels: &Labels, now_ms: i64) -> Result<()> {
+        if !self.segment_start.contains_key(&cut.segment) {
+            let counters = self.counters();
+            self.segment_start.insert(cut.segment, counters);
+        }
+        for m in cut.monitors {
+            self.monitors[m.monitor].cut.add(&m.counters);
+            for b in &m.batches {
+                self.push(m.monitor, b, labels, cut.segment, now_ms)?;
             }
         }
         Ok(())
@@ -385,7 +315,9 @@ impl Pipeline {
             *slot = (*slot).max(t);
         }
         let pipe = &mut self.monitors[i];
-        pipe.total.aggregator.push(batch)?;
+        // Keyed once for the total and every labelled view.
+        let keyed = pipe.total.aggregator.group(batch)?;
+        pipe.total.aggregator.push_grouped(&keyed)?;
         pipe.total.last_rows_ms = now_ms;
         pipe.archived = false;
         for view in View::LABELLED {
@@ -396,7 +328,7 @@ impl Pipeline {
                     e.insert(Agg::new(&pipe.monitor, pipe.floor_ms, now_ms)?)
                 }
             };
-            agg.aggregator.push(batch)?;
+            agg.aggregator.push_grouped(&keyed)?;
             agg.last_rows_ms = now_ms;
         }
         Ok(())
@@ -472,11 +404,9 @@ impl Pipeline {
             .zip(&self.late_replayed)
             .map(|(p, &late_replayed)| {
                 let mut c = self.base.get(&p.monitor.name).copied().unwrap_or_default();
-                c.add(&p.cutter.counters());
-                c.add(&p.helper.counters());
+                c.add(&p.cut);
                 p.total.aggregator.counters().add_to(&mut c);
                 c.late = c.late.saturating_sub(late_replayed);
-                c.rate_limited += p.rate_limited;
                 (p.monitor.name.clone(), c)
             })
             .chain(self.archives.iter().map(|a| {
@@ -629,26 +559,6 @@ impl Pipeline {
         self.segment_newest = self.segment_newest.split_off(&cut);
         self.segment_start = self.segment_start.split_off(&cut);
     }
-}
-
-/// Cuts `events` (`None`: a line that could not be decoded, counted as
-/// malformed) into batches.
-fn cut(cutter: &mut Cutter, events: &[Option<Cow<str>>]) -> Vec<RecordBatch> {
-    let mut batches = Vec::new();
-    for event in events {
-        match event {
-            // A malformed line is counted by the cutter.
-            Some(text) => {
-                let _ = cutter.push(text);
-            }
-            None => cutter.reject(),
-        }
-        if cutter.batch_full() {
-            batches.extend(cutter.take_batch());
-        }
-    }
-    batches.extend(cutter.take_batch());
-    batches
 }
 
 /// Drains what is due from `agg`; finalizes it when idle. Returns the
