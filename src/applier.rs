@@ -187,7 +187,7 @@ fn cut(cutting: &mut Cutting, job: &Job) -> Held {
         Ok((labels, agent, batches)) => Held {
             cuts: batches
                 .iter()
-                .map(|(header, lines)| cutting.cut(job.segment, &agent, (header, lines)))
+                .map(|&(ref header, lines)| cutting.cut(job.segment, &agent, (header, lines)))
                 .collect(),
             agent,
             labels,

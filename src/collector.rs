@@ -29,8 +29,8 @@ use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
-    self, AgentConfig, Batch, BatchHeader, Heartbeat, HeartbeatReply, IngestReply, Labels,
-    Register, RegisterReply, SampleBatch, SourceConfig,
+    self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
+    RegisterReply, SampleBatch, SourceConfig,
 };
 use vigil_model::Counters;
 
@@ -210,7 +210,7 @@ impl Collector {
                 let (labels, agent, batches) = decode_record(&payload)
                     .with_context(|| format!("WAL segment {segment}: bad record"))?;
                 let now_ms = chrono::Utc::now().timestamp_millis();
-                for (header, lines) in &batches {
+                for &(ref header, lines) in &batches {
                     offsets.record(&agent, header);
                     pipeline.apply(segment, &agent, &labels, (header, lines), now_ms)?;
                     replayed += header.lines;
@@ -747,8 +747,9 @@ fn record(labels: &Labels, frame: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A WAL record's labels, agent, and batches with their lines borrowed.
-pub(crate) type Record<'a> = (Labels, String, Vec<(BatchHeader, Vec<&'a [u8]>)>);
+/// A WAL record's labels, agent, and batches with their lines borrowed
+/// (each batch's lines as one payload, see [`wire::lines`]).
+pub(crate) type Record<'a> = (Labels, String, Vec<wire::BatchPayload<'a>>);
 
 /// The labels, agent and batches of a WAL record.
 pub(crate) fn decode_record(payload: &[u8]) -> Result<Record<'_>> {
@@ -757,7 +758,7 @@ pub(crate) fn decode_record(payload: &[u8]) -> Result<Record<'_>> {
         .position(|&b| b == b'\n')
         .context("no labels line")?;
     let labels: Labels = serde_json::from_slice(&payload[..nl]).context("labels")?;
-    let (agent, batches) = wire::decode_ingest_lines(&payload[nl + 1..])?;
+    let (agent, batches) = wire::decode_ingest_payloads(&payload[nl + 1..])?;
     Ok((labels, agent, batches))
 }
 

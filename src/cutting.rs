@@ -19,7 +19,7 @@ use vigil_collector::cut::Cutter;
 use vigil_collector::decode::Decoder;
 use vigil_collector::multiline::Joiner;
 use vigil_config::Monitor;
-use vigil_model::wire::BatchHeader;
+use vigil_model::wire::{self, BatchHeader};
 use vigil_model::Counters;
 
 use crate::route;
@@ -100,9 +100,10 @@ impl Cutting {
         })
     }
 
-    /// Cuts one batch of `agent` (its header and lines), read from log
-    /// segment `segment`, for every monitor that reads its file.
-    pub fn cut(&mut self, segment: u64, agent: &str, (h, lines): (&BatchHeader, &[&[u8]])) -> Cut {
+    /// Cuts one batch of `agent` (its header and lines, each ending with
+    /// `\n`), read from log segment `segment`, for every monitor that reads
+    /// its file.
+    pub fn cut(&mut self, segment: u64, agent: &str, (h, lines): (&BatchHeader, &[u8])) -> Cut {
         let path = Path::new(&h.path);
         // A new generation of a file starts its events afresh.
         self.files.retain(|(a, dev, ino, gen, _), _| {
@@ -151,22 +152,23 @@ impl Cutting {
     }
 }
 
-/// The events of a file's `lines` (`None`: a line that could not be
-/// decoded); with `flush`, the multi-line event in progress too. Lines
-/// that are events by themselves are borrowed, not copied.
-fn events<'a>(state: &mut FileState, lines: &[&'a [u8]], flush: bool) -> Vec<Option<Cow<'a, str>>> {
-    let mut events: Vec<Option<Cow<str>>> = Vec::with_capacity(lines.len());
-    for line in lines {
-        let text = match state.decoder.decode(line) {
-            Ok(t) => t,
-            Err(_) => {
-                events.push(None);
-                continue;
+/// The events of a file's `lines` (each ending with `\n`; `None`: a line
+/// that could not be decoded); with `flush`, the multi-line event in
+/// progress too. Lines that are events by themselves are borrowed, not
+/// copied; a block that decodes whole is not decoded line by line.
+fn events<'a>(state: &mut FileState, lines: &'a [u8], flush: bool) -> Vec<Option<Cow<'a, str>>> {
+    let mut events: Vec<Option<Cow<str>>> = Vec::new();
+    match state.decoder.decode_block(lines) {
+        Some(text) => {
+            for line in text.split_terminator('\n') {
+                push_event(&mut events, &mut state.joiner, Some(Cow::Borrowed(line)));
             }
-        };
-        match &mut state.joiner {
-            None => events.push(Some(text)),
-            Some(j) => events.extend(j.push(&text).map(|e| Some(Cow::Owned(e)))),
+        }
+        None => {
+            for line in wire::lines(lines) {
+                let text = state.decoder.decode(line).ok();
+                push_event(&mut events, &mut state.joiner, text);
+            }
         }
     }
     if flush {
@@ -175,6 +177,20 @@ fn events<'a>(state: &mut FileState, lines: &[&'a [u8]], flush: bool) -> Vec<Opt
         }
     }
     events
+}
+
+/// Adds a line's text (`None`: it could not be decoded) to `events`:
+/// as an event of its own, or to the multi-line event in progress.
+fn push_event<'a>(
+    events: &mut Vec<Option<Cow<'a, str>>>,
+    joiner: &mut Option<Joiner>,
+    text: Option<Cow<'a, str>>,
+) {
+    match (joiner, text) {
+        (_, None) => events.push(None),
+        (None, Some(text)) => events.push(Some(text)),
+        (Some(j), Some(text)) => events.extend(j.push(&text).map(|e| Some(Cow::Owned(e)))),
+    }
 }
 
 /// Cuts `events` with `cutter`, or with `helper` and `cutter` on two

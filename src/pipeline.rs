@@ -210,13 +210,14 @@ impl Pipeline {
     }
 
     /// Cuts and aggregates one batch of `agent` (with `labels`): its
-    /// header and lines, read from log segment `segment`.
+    /// header and lines (each ending with `\n`), read from log segment
+    /// `segment`.
     pub fn apply(
         &mut self,
         segment: u64,
         agent: &str,
         labels: &Labels,
-        batch: (&BatchHeader, &[&[u8]]),
+        batch: (&BatchHeader, &[u8]),
         now_ms: i64,
     ) -> Result<()> {
         let cut = self.cutting.cut(segment, agent, batch);

@@ -66,6 +66,30 @@ impl Decoder {
         }
     }
 
+    /// Text of a whole block of lines (each ending with `\n`) when every
+    /// line of it decodes to the bytes themselves: the block is valid
+    /// UTF-8 and the file is UTF-8 or undecided (then decided as UTF-8 if
+    /// the block is not ASCII), or the block is ASCII. The state afterwards
+    /// is the same as after [`Decoder::decode`] of each line. `None` (and
+    /// nothing decided) otherwise: decode the lines one by one.
+    ///
+    /// One pass over a block instead of one call per line: a newline never
+    /// falls inside a multi-byte UTF-8 sequence, so a valid block is made of
+    /// valid lines.
+    pub fn decode_block<'a>(&mut self, block: &'a [u8]) -> Option<&'a str> {
+        let text = std::str::from_utf8(block).ok()?;
+        match self.encoding {
+            Encoding::Utf8 => Some(text),
+            Encoding::Auto => {
+                if !text.is_ascii() {
+                    self.encoding = Encoding::Utf8;
+                }
+                Some(text)
+            }
+            Encoding::Gbk => text.is_ascii().then_some(text),
+        }
+    }
+
     /// Decodes while undecided, deciding on the first non-ASCII line that is
     /// valid in UTF-8 or GBK.
     fn decode_auto<'a>(&mut self, bytes: &'a [u8]) -> Result<Cow<'a, str>, DecodeError> {
@@ -215,6 +239,32 @@ mod tests {
         assert_eq!(d.detected(), Encoding::Auto);
         assert_eq!(d.decode("日志".as_bytes()).unwrap(), "日志");
         assert_eq!(d.detected(), Encoding::Utf8);
+    }
+
+    #[test]
+    fn blocks_decode_as_their_lines_would() {
+        let mut auto = Decoder::new(Encoding::Auto);
+        assert_eq!(auto.decode_block(b"a=1\nb=2\n"), Some("a=1\nb=2\n"));
+        assert_eq!(auto.detected(), Encoding::Auto);
+        assert_eq!(
+            auto.decode_block("k=\u{4e2d}\n".as_bytes()),
+            Some("k=\u{4e2d}\n")
+        );
+        assert_eq!(auto.detected(), Encoding::Utf8);
+
+        // Invalid UTF-8 (here GBK): line by line, nothing decided.
+        let mut undecided = Decoder::new(Encoding::Auto);
+        let mut block = gbk("\u{4e2d}\u{6587}");
+        block.push(b'\n');
+        assert_eq!(undecided.decode_block(&block), None);
+        assert_eq!(undecided.detected(), Encoding::Auto);
+        assert_eq!(Decoder::new(Encoding::Utf8).decode_block(&block), None);
+
+        // A GBK file takes ASCII blocks whole, and nothing else.
+        let mut gbk_file = Decoder::new(Encoding::Gbk);
+        assert_eq!(gbk_file.decode_block(b"ok\n"), Some("ok\n"));
+        assert_eq!(gbk_file.decode_block("\u{4e2d}\n".as_bytes()), None);
+        assert_eq!(gbk_file.detected(), Encoding::Gbk);
     }
 
     #[test]

@@ -285,22 +285,24 @@ pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
 /// Decodes an ingest frame into its agent and batches, checking that every
 /// batch carries exactly the lines and bytes its header announces.
 pub fn decode_ingest(frame: &[u8]) -> Result<(String, Vec<Batch>), WireError> {
-    let (agent, batches) = decode_ingest_lines(frame)?;
+    let (agent, batches) = decode_ingest_payloads(frame)?;
     let batches = batches
         .into_iter()
-        .map(|(header, lines)| Batch {
+        .map(|(header, payload)| Batch {
             header,
-            lines: lines.into_iter().map(<[u8]>::to_vec).collect(),
+            lines: lines(payload).map(<[u8]>::to_vec).collect(),
         })
         .collect();
     Ok((agent, batches))
 }
 
-/// [`decode_ingest`] with the lines borrowed from `frame`, not copied.
-#[allow(clippy::type_complexity)]
-pub fn decode_ingest_lines(
-    frame: &[u8],
-) -> Result<(String, Vec<(BatchHeader, Vec<&[u8]>)>), WireError> {
+/// A batch with its lines borrowed from a frame as one payload: the lines,
+/// each ending with `\n` (see [`lines`]).
+pub type BatchPayload<'a> = (BatchHeader, &'a [u8]);
+
+/// [`decode_ingest`] with each batch's lines borrowed from `frame`, not
+/// copied.
+pub fn decode_ingest_payloads(frame: &[u8]) -> Result<(String, Vec<BatchPayload<'_>>), WireError> {
     let (agent, headers, body) = checked(frame)?;
     let mut rest = body;
     let batches = headers
@@ -308,17 +310,20 @@ pub fn decode_ingest_lines(
         .map(|header| {
             let (payload, tail) = rest.split_at(header.bytes as usize);
             rest = tail;
-            // Every line ends with a newline (checked above).
-            let mut lines = Vec::with_capacity(header.lines as usize);
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', payload) {
-                lines.push(&payload[start..end]);
-                start = end + 1;
-            }
-            (header, lines)
+            (header, payload)
         })
         .collect();
     Ok((agent, batches))
+}
+
+/// The lines of a batch's payload, without their `\n`.
+pub fn lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', payload).map(move |end| {
+        let line = &payload[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 /// Decodes only the agent and the batch headers of an ingest frame, with
