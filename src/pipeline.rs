@@ -381,7 +381,6 @@ impl Pipeline {
             closed
                 .minutes
                 .extend(minutes.into_iter().map(|m| (name.clone(), m)));
-            closed.add(&name, key_names.clone(), rows);
             let mut by_view: BTreeMap<View, Vec<MinuteRow>> = BTreeMap::new();
             for ((view, label), agg) in &mut pipe.labelled {
                 let rows = rows_of(drain(agg, now_ms, close_after, lateness_ms).0);
@@ -393,6 +392,8 @@ impl Pipeline {
                 keys.extend(key_names.iter().cloned());
                 closed.add(&view.table(&name), keys, rows);
             }
+            // Stored after its views: a minute seen in total is in every view.
+            closed.add(&name, key_names.clone(), rows);
         }
         closed
     }
@@ -593,4 +594,120 @@ fn labelled(rows: Vec<MinuteRow>, view: View, label: &str) -> impl Iterator<Item
 
 fn rows_of(buckets: Vec<ClosedBucket>) -> Vec<MinuteRow> {
     buckets.into_iter().flat_map(|b| b.rows).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use vigil_model::wire::Batch;
+    use vigil_model::Value;
+
+    use super::*;
+
+    const MONITOR: &str = r#"monitors:
+  - name: pay
+    kind: minute_stat
+    source: { paths: [/logs/*.log], timezone: UTC }
+    time: { column: time, format: normal }
+    columns:
+      time:    { split: ",", index: 0 }
+      channel: { split: ",", index: 1 }
+      amount:  { split: ",", index: 2, type: int }
+    group_by: [channel]
+    stats: [count, { sum: amount }]
+"#;
+
+    /// (table, minute, label or "", channel, count, sum) of every stored row.
+    type Stored = Vec<(String, i64, String, String, Option<Value>, Option<Value>)>;
+
+    fn stored(closed: &Closed) -> Stored {
+        let mut out = Vec::new();
+        for t in &closed.tables {
+            for r in &t.rows {
+                let label = View::LABELLED
+                    .iter()
+                    .find_map(|v| r.key(v.name()))
+                    .unwrap_or("");
+                out.push((
+                    t.table.clone(),
+                    r.minute,
+                    label.to_string(),
+                    r.key("channel").unwrap_or("").to_string(),
+                    r.value("count"),
+                    r.value("sum_amount"),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_closed_minute_is_stored_in_every_view_before_its_total() {
+        let text = [(PathBuf::from("m.yaml"), MONITOR.to_string())];
+        let config = vigil_config::validate::load_texts(&text, &Default::default()).unwrap();
+        let monitors: Vec<Arc<Monitor>> = config.monitors.into_iter().map(Arc::new).collect();
+        let mut pipeline = Pipeline::new(&monitors, 10_000, &Floors::default()).unwrap();
+        let lines = [
+            "2024-03-13 10:00:01,card,5",
+            "2024-03-13 10:00:02,cash,7",
+            "2024-03-13 10:00:03,card,2",
+            "2024-03-13 10:01:00,card,1",
+        ];
+        let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let batch = Batch::new(
+            "/logs/a.log".into(),
+            (1, 2, 0),
+            (0, payload.len() as u64),
+            0,
+            false,
+            lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        );
+        let labels = Labels {
+            instance: "n1".into(),
+            idc: Some("hz".into()),
+            ldc: Some("hz-a".into()),
+            ..Labels::default()
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        pipeline
+            .apply(
+                1,
+                "n1",
+                &labels,
+                (&batch.header, payload.as_bytes()),
+                now_ms,
+            )
+            .unwrap();
+        let closed = pipeline.close(now_ms);
+
+        let tables: Vec<&str> = closed.tables.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(tables, ["pay@instance", "pay@idc", "pay@ldc", "pay"]);
+        // 10:00 card 5 + 2, cash 7; 10:01 card 1: in total and per label.
+        let m0 = 1_710_324_000;
+        let int = |v: i64| Some(Value::Int(v));
+        let rows = |table: &str, label: &str| -> Stored {
+            [("card", 0, 2, 7), ("cash", 0, 1, 7), ("card", 60, 1, 1)]
+                .into_iter()
+                .map(|(channel, at, count, sum)| {
+                    let (table, label) = (table.to_string(), label.to_string());
+                    (
+                        table,
+                        m0 + at,
+                        label,
+                        channel.to_string(),
+                        int(count),
+                        int(sum),
+                    )
+                })
+                .collect()
+        };
+        let mut want = rows("pay@instance", "n1");
+        want.extend(rows("pay@idc", "hz"));
+        want.extend(rows("pay@ldc", "hz-a"));
+        want.extend(rows("pay", ""));
+        assert_eq!(stored(&closed), want);
+        let c = pipeline.counters()["pay"];
+        assert_eq!((c.lines, c.parsed, c.parse_errors, c.late), (4, 4, 0, 0));
+    }
 }
