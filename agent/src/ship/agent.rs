@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_model::wire::{
-    self, AgentConfig, AgentStatus, Batch, FileOffset, Heartbeat, Labels, Register, RegisterReply,
-    SourceConfig,
+    self, AgentConfig, AgentStatus, Batch, FileOffset, Heartbeat, IngestReply, Labels, Register,
+    RegisterReply, SourceConfig,
 };
 
 use super::client::{Client, ClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
@@ -335,7 +335,26 @@ struct Frame {
     bytes: usize,
 }
 
-/// What became of a frame handed to [`Agent::deliver`].
+/// A frame being sent on a thread of its own while the agent reads the
+/// next one: the round trip (the collector logs and syncs the frame before
+/// it answers) overlaps the reading. At most one is in flight, so frames
+/// still arrive and are committed in order.
+struct InFlight {
+    commits: Vec<(FileId, u64)>,
+    send: std::thread::JoinHandle<(Vec<u8>, Result<IngestReply, ClientError>)>,
+}
+
+impl InFlight {
+    fn send(client: Client, frame: Vec<u8>, commits: Vec<(FileId, u64)>) -> Self {
+        let send = std::thread::spawn(move || {
+            let reply = client.ingest(&frame);
+            (frame, reply)
+        });
+        InFlight { commits, send }
+    }
+}
+
+/// What became of a frame sent by [`InFlight::send`].
 enum Delivery {
     /// Acknowledged, spooled or refused for good: commit it.
     Done,
@@ -365,6 +384,8 @@ pub struct Agent {
     /// acknowledged since.
     checkpoints_saved: Instant,
     checkpoints_dirty: bool,
+    /// The frame being sent, if any.
+    in_flight: Option<InFlight>,
 }
 
 impl fmt::Debug for Agent {
@@ -465,6 +486,7 @@ impl Agent {
             rate_limited_before: 0,
             checkpoints_saved: now,
             checkpoints_dirty: false,
+            in_flight: None,
         };
         let Some(reply) = agent.register_until(stop) else {
             return Ok(());
@@ -476,6 +498,7 @@ impl Agent {
         agent.tailer = agent.build_tailer(merge_offsets(saved, &reply.offsets));
         agent.next_heartbeat = Instant::now() + agent.heartbeat_every;
         agent.main_loop(stop)?;
+        agent.land(stop)?;
         agent.save_checkpoints()
     }
 
@@ -484,7 +507,11 @@ impl Agent {
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
             if now >= self.next_heartbeat {
-                self.heartbeat(stop)?;
+                // A new configuration rebuilds the tailer from what was
+                // acknowledged: the frame in flight first.
+                if self.land(stop)? {
+                    self.heartbeat(stop)?;
+                }
             }
             if !self.spool.is_empty() && self.backoff.ready(now) {
                 self.retry_spool(stop)?;
@@ -739,6 +766,7 @@ impl Agent {
 
     /// Reads new lines and ships them as frames.
     fn poll(&mut self, stop: &AtomicBool) -> Result<(), AgentError> {
+        // Read while the previous frame is in flight.
         let batches = match self.tailer.poll() {
             Ok(batches) => batches,
             Err(e) => {
@@ -749,21 +777,59 @@ impl Agent {
         for frame in self.frames(batches) {
             let encoded = wire::encode_ingest(&self.id, &frame.batches);
             drop(frame.batches);
-            match self.deliver(&encoded)? {
-                Delivery::Done => {
-                    for (id, end) in frame.commits {
-                        self.tailer.commit(id, end);
-                    }
-                    self.checkpoints_dirty = true;
-                    if self.checkpoints_saved.elapsed() >= CHECKPOINT_EVERY {
-                        self.save_checkpoints()?;
-                    }
-                }
-                Delivery::Conflict => {
-                    // The frames left are read again by the new tailer.
-                    return self.resync(stop);
-                }
+            if !self.land(stop)? {
+                // Resynchronised: the frames left are read again by the new
+                // tailer.
+                return Ok(());
             }
+            if self.spool.is_empty() {
+                self.in_flight = Some(InFlight::send(self.client.clone(), encoded, frame.commits));
+            } else {
+                // Behind older frames.
+                self.spool.push(&encoded)?;
+                self.commit(frame.commits)?;
+            }
+        }
+        // Caught up: nothing to read meanwhile, so the frame lands now.
+        if !self.tailer.backlog() {
+            self.land(stop)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the frame in flight, if any, and commits it once it is
+    /// acknowledged, spooled or refused for good. `false` when it
+    /// conflicted with what the collector holds: the agent resynchronised,
+    /// and lines read since are read again.
+    fn land(&mut self, stop: &AtomicBool) -> Result<bool, AgentError> {
+        let Some(flight) = self.in_flight.take() else {
+            return Ok(true);
+        };
+        let (frame, reply) = flight
+            .send
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match self.delivered(&frame, reply)? {
+            Delivery::Done => {
+                self.commit(flight.commits)?;
+                Ok(true)
+            }
+            Delivery::Conflict => {
+                self.resync(stop)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Marks the lines of a frame as delivered (acknowledged or spooled);
+    /// saves the checkpoints at most every [`CHECKPOINT_EVERY`].
+    fn commit(&mut self, commits: Vec<(FileId, u64)>) -> Result<(), AgentError> {
+        for (id, end) in commits {
+            self.tailer.commit(id, end);
+        }
+        self.checkpoints_dirty = true;
+        if self.checkpoints_saved.elapsed() >= CHECKPOINT_EVERY {
+            self.save_checkpoints()?;
         }
         Ok(())
     }
@@ -814,14 +880,14 @@ impl Agent {
         frames
     }
 
-    /// Sends a new frame, or spools it (behind older frames, or when the
-    /// collector cannot take it now).
-    fn deliver(&mut self, frame: &[u8]) -> Result<Delivery, AgentError> {
-        if !self.spool.is_empty() {
-            self.spool.push(frame)?;
-            return Ok(Delivery::Done);
-        }
-        match self.client.ingest(frame) {
+    /// Handles the collector's reply to a new frame: spools it when the
+    /// collector cannot take it now.
+    fn delivered(
+        &mut self,
+        frame: &[u8],
+        reply: Result<IngestReply, ClientError>,
+    ) -> Result<Delivery, AgentError> {
+        match reply {
             Ok(reply) => {
                 self.opts.stats.acked(frame, &reply);
                 self.backoff.reset();
