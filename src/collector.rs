@@ -346,8 +346,8 @@ impl Collector {
             let minutes: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.minute).collect();
             closed.extend(minutes.into_iter().map(|m| (monitor.clone(), m)));
         }
-        let mut core = self.core();
-        let core = &mut *core;
+        let mut guard = self.core();
+        let core = &mut *guard;
         let minute = (now_ms.div_euclid(60_000) - 1) * 60;
         if minute > core.agents_minute {
             let rows = self.agent_rows(minute, now_ms);
@@ -372,18 +372,6 @@ impl Collector {
             core.wal.rotate()?;
             core.segment_started = Instant::now();
         }
-        // Whether a segment can go is told by the frames of the segments
-        // before the active one; frames of the active one go on being
-        // applied. Only deleting needs every logged frame applied (the
-        // saved counters must hold all of them).
-        let releasable = self
-            .applier
-            .settle_before(core.wal.active_segment())
-            .releasable(core.wal.segments())
-            .is_some();
-        if releasable {
-            self.release_segments(core)?;
-        }
         if core
             .retention_checked
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600))
@@ -391,12 +379,28 @@ impl Collector {
             writer.apply_retention(now_ms / 1000)?;
             core.retention_checked = Some(Instant::now());
         }
+        // Whether a segment can go is told by the frames of the segments
+        // before the active one (none can join them), so the check needs
+        // neither the log's lock nor the frames of the active one: ingest
+        // and the applier go on. Only deleting needs every logged frame
+        // applied (the saved counters must hold all of them).
+        let (active, segments) = (core.wal.active_segment(), core.wal.segments().to_vec());
+        drop(guard);
+        let releasable = segments.len() > 1
+            && self
+                .applier
+                .settle_before(active)
+                .releasable(&segments)
+                .is_some();
+        if releasable {
+            self.release_segments(&mut self.core())?;
+        }
         Ok(closed)
     }
 
     /// Deletes the log segments that only hold final minutes, once every
     /// logged frame is applied, saving the floors a restart resumes from
-    /// (called with the log's lock held).
+    /// (`core`: the log, locked).
     fn release_segments(&self, core: &mut Core) -> Result<()> {
         let mut pipeline = self.applier.settle();
         let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) else {
