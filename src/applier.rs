@@ -93,7 +93,8 @@ impl Applier {
             // The thread is gone (it panicked): apply here, in order still.
             let mut pipeline = self.pipeline();
             let held = cut(pipeline.cutting(), &job.into_inner());
-            aggregate(&mut pipeline, held, &self.pending);
+            aggregate(&mut pipeline, held);
+            applied(&pipeline, &self.pending);
         }
     }
 
@@ -159,23 +160,24 @@ fn apply_loop(jobs: &Receiver<Job>, pipeline: &Mutex<Pipeline>, pending: &Pendin
             },
         };
         let mut p = lock(pipeline);
-        held = match (held.take(), next) {
-            (None, Some(job)) => Some(cut(p.cutting(), &job)),
-            (Some(h), Some(job)) => {
-                let now_ms = chrono::Utc::now().timestamp_millis();
-                let (aggregated, next) = p.overlap(h.cuts, &h.labels, now_ms, |c| cut(c, &job));
-                if let Err(e) = aggregated {
-                    eprintln!("vigil: {}: {e:#}", h.agent);
-                }
+        let Some(job) = next else {
+            // No frame waiting: the one held is aggregated alone.
+            if let Some(h) = held.take() {
+                aggregate(&mut p, h);
                 applied(&p, pending);
-                Some(next)
             }
-            (Some(h), None) => {
-                aggregate(&mut p, h, pending);
-                None
-            }
-            (None, None) => None,
+            continue;
         };
+        held = Some(match held.take() {
+            None => cut(p.cutting(), &job),
+            Some(h) => {
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let (errors, next) = p.overlap(h.cuts, &h.labels, now_ms, |c| cut(c, &job));
+                report(&h.agent, errors);
+                applied(&p, pending);
+                next
+            }
+        });
     }
 }
 
@@ -203,15 +205,20 @@ fn cut(cutting: &mut Cutting, job: &Job) -> Held {
     }
 }
 
-/// Aggregates a frame cut by [`cut`]; it is applied.
-fn aggregate(pipeline: &mut Pipeline, held: Held, pending: &Pending) {
+/// Aggregates a frame cut by [`cut`].
+fn aggregate(pipeline: &mut Pipeline, held: Held) {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    for c in held.cuts {
-        if let Err(e) = pipeline.aggregate(c, &held.labels, now_ms) {
-            eprintln!("vigil: {}: {e:#}", held.agent);
-        }
+    let errors = pipeline.aggregate_frame(held.cuts, &held.labels, now_ms);
+    report(&held.agent, errors);
+}
+
+/// Reports the errors of aggregating a frame of `agent`: the record is
+/// durable, so the lines are aggregated again by the replay at the next
+/// start, not re-sent by the agent.
+fn report(agent: &str, errors: Vec<anyhow::Error>) {
+    for e in errors {
+        eprintln!("vigil: {agent}: {e:#}");
     }
-    applied(pipeline, pending);
 }
 
 /// Counts the oldest submitted frame as applied; publishes the counters

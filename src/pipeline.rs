@@ -22,7 +22,7 @@ use vigil_engine::{Aggregator, ArchiveAggregator, ArchiveState, ClosedBucket};
 use vigil_model::wire::{BatchHeader, Labels};
 use vigil_model::{Counters, MinuteRow, View};
 
-use crate::cutting::{Cut, Cutting};
+use crate::cutting::{Cut, Cutting, MonitorCut};
 
 /// One aggregator and when it last received rows (wall clock).
 struct Agg {
@@ -229,35 +229,51 @@ impl Pipeline {
         &mut self.cutting
     }
 
-    /// Aggregates `cuts` (of an agent with `labels`, in order) while
-    /// `next` runs with the cutting half on a second thread; returns the
-    /// first aggregation error, if any, and what `next` returned.
+    /// [`Pipeline::aggregate_frame`] of `cuts` while `next` runs with the
+    /// cutting half on a second thread; returns the aggregation errors and
+    /// what `next` returned.
     pub fn overlap<R: Send>(
         &mut self,
         cuts: Vec<Cut>,
         labels: &Labels,
         now_ms: i64,
         next: impl FnOnce(&mut Cutting) -> R + Send,
-    ) -> (Result<()>, R) {
+    ) -> (Vec<anyhow::Error>, R) {
         let mut cutting = std::mem::take(&mut self.cutting);
-        let (aggregated, cut) = std::thread::scope(|scope| {
+        let (errors, cut) = std::thread::scope(|scope| {
             let cut = scope.spawn(|| next(&mut cutting));
-            let aggregated = cuts
-                .into_iter()
-                .try_for_each(|c| self.aggregate(c, labels, now_ms));
-            (aggregated, cut.join())
+            let errors = self.aggregate_frame(cuts, labels, now_ms);
+            (errors, cut.join())
         });
         self.cutting = cutting;
         let cut = cut.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (aggregated, cut)
+        (errors, cut)
+    }
+
+    /// [`Pipeline::aggregate`] of every cut of a frame (of an agent with
+    /// `labels`), in order; a cut that fails does not stop the others.
+    /// Returns the errors.
+    pub fn aggregate_frame(
+        &mut self,
+        cuts: Vec<Cut>,
+        labels: &Labels,
+        now_ms: i64,
+    ) -> Vec<anyhow::Error> {
+        cuts.into_iter()
+            .filter_map(|c| self.aggregate(c, labels, now_ms).err())
+            .collect()
     }
 
     /// Aggregates the rows of `cut` (of an agent with `labels`) in every
     /// view, and adds what its lines counted.
     pub fn aggregate(&mut self, cut: Cut, labels: &Labels, now_ms: i64) -> Result<()> {
-        let path = cut.path.clone();
-        let aggregated = if self.late_through.is_none_or(|t| cut.segment > t) {
-            self.push_cut(cut, labels, now_ms)
+        let Cut {
+            segment,
+            path,
+            monitors,
+        } = cut;
+        let aggregated = if self.late_through.is_none_or(|t| segment > t) {
+            self.push_cut(segment, monitors, labels, now_ms)
         } else {
             let late = |p: &Pipeline| -> Vec<u64> {
                 p.monitors
@@ -266,7 +282,7 @@ impl Pipeline {
                     .collect()
             };
             let before = late(self);
-            let aggregated = self.push_cut(cut, labels, now_ms);
+            let aggregated = self.push_cut(segment, monitors, labels, now_ms);
             let after = late(self);
             for ((sum, after), before) in self.late_replayed.iter_mut().zip(after).zip(before) {
                 *sum += after.saturating_sub(before);
@@ -276,15 +292,24 @@ impl Pipeline {
         aggregated.with_context(|| path)
     }
 
-    fn push_cut(&mut self, cut: Cut, labels: &Labels, now_ms: i64) -> Result<()> {
-        if !self.segment_start.contains_key(&cut.segment) {
+    fn push_cut(
+        &mut self,
+        segment: u64,
+        monitors: Vec<MonitorCut>,
+        labels: &Labels,
+        now_ms: i64,
+    ) -> Result<()> {
+        if !self.segment_start.contains_key(&segment) {
             let counters = self.counters();
-            self.segment_start.insert(cut.segment, counters);
+            self.segment_start.insert(segment, counters);
         }
-        for m in cut.monitors {
+        // The lines are counted whatever becomes of their rows.
+        for m in &monitors {
             self.monitors[m.monitor].cut.add(&m.counters);
+        }
+        for m in monitors {
             for b in &m.batches {
-                self.push(m.monitor, b, labels, cut.segment, now_ms)?;
+                self.push(m.monitor, b, labels, segment, now_ms)?;
             }
         }
         Ok(())
