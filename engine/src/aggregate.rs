@@ -336,7 +336,7 @@ impl<F: Fold> Run for Core<F> {
     fn group<'a>(&self, batch: &'a RecordBatch) -> Result<KeyedBatch<'a>, Error> {
         let cols = Columns::new(&self.monitor, batch)?;
         let key = self.keys.bind(&cols)?;
-        let (groups, keys) = KeySchema::group(&key, cols.times.len());
+        let (groups, keys) = key.group(cols.times.len());
         Ok(KeyedBatch {
             batch,
             columns: self.keys.columns.clone(),

@@ -76,38 +76,6 @@ impl KeySchema {
         Ok(BoundKey { cols })
     }
 
-    /// Numbers the distinct keys of the first `rows` rows of `key`: per
-    /// row its group, per group its encoded key, in order of first
-    /// appearance.
-    pub(crate) fn group(key: &BoundKey<'_>, rows: usize) -> (Vec<u32>, Vec<Box<[u8]>>) {
-        let mut index: HashMap<Box<[u8]>, u32, RandomState> = HashMap::default();
-        let mut keys: Vec<Box<[u8]>> = Vec::new();
-        let mut groups = Vec::with_capacity(rows);
-        let mut buf = Vec::new();
-        let mut last: Option<u32> = None;
-        for row in 0..rows {
-            buf.clear();
-            key.encode(row, &mut buf);
-            let group = match last {
-                // Runs of one key are common: no hashing for them.
-                Some(g) if *keys[g as usize] == *buf => g,
-                _ => match index.get(buf.as_slice()) {
-                    Some(&g) => g,
-                    None => {
-                        // A batch has far fewer than 2^32 rows.
-                        let g = keys.len() as u32;
-                        keys.push(buf.as_slice().into());
-                        index.insert(buf.as_slice().into(), g);
-                        g
-                    }
-                },
-            };
-            last = Some(group);
-            groups.push(group);
-        }
-        (groups, keys)
-    }
-
     /// The key values encoded in `bytes`, as text in group-by order.
     pub(crate) fn decode(&self, mut bytes: &[u8]) -> Vec<String> {
         let last = self.columns.len().saturating_sub(1);
@@ -170,6 +138,37 @@ fn word<const N: usize>(bytes: &[u8]) -> [u8; N] {
 }
 
 impl BoundKey<'_> {
+    /// Numbers the distinct keys of the first `rows` rows: per row its
+    /// group, per group its encoded key, in order of first appearance.
+    pub(crate) fn group(&self, rows: usize) -> (Vec<u32>, Vec<Box<[u8]>>) {
+        let mut index: HashMap<Box<[u8]>, u32, RandomState> = HashMap::default();
+        let mut keys: Vec<Box<[u8]>> = Vec::new();
+        let mut groups = Vec::with_capacity(rows);
+        let mut buf = Vec::new();
+        let mut last: Option<u32> = None;
+        for row in 0..rows {
+            buf.clear();
+            self.encode(row, &mut buf);
+            let group = match last {
+                // Runs of one key are common: no hashing for them.
+                Some(g) if *keys[g as usize] == *buf => g,
+                _ => match index.get(buf.as_slice()) {
+                    Some(&g) => g,
+                    None => {
+                        // A batch has far fewer than 2^32 rows.
+                        let g = keys.len() as u32;
+                        keys.push(buf.as_slice().into());
+                        index.insert(buf.as_slice().into(), g);
+                        g
+                    }
+                },
+            };
+            last = Some(group);
+            groups.push(group);
+        }
+        (groups, keys)
+    }
+
     /// Appends the key of `row` to `buf`.
     #[inline]
     pub(crate) fn encode(&self, row: usize, buf: &mut Vec<u8>) {
