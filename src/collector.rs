@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value as J};
 use vigil_collector::offsets::{write_atomic, Offsets, Verdict};
 use vigil_collector::register::{AgentState, Registry};
-use vigil_collector::wal::Wal;
+use vigil_collector::wal::{Retired, Wal};
 use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
@@ -393,18 +393,23 @@ impl Collector {
                 .releasable(&segments)
                 .is_some();
         if releasable {
-            self.release_segments(&mut self.core())?;
+            // Deleted once the log and the pipeline are unlocked.
+            let retired = self.release_segments(&mut self.core())?;
+            if let Some(retired) = retired {
+                retired.delete()?;
+            }
         }
         Ok(closed)
     }
 
-    /// Deletes the log segments that only hold final minutes, once every
-    /// logged frame is applied, saving the floors a restart resumes from
-    /// (`core`: the log, locked).
-    fn release_segments(&self, core: &mut Core) -> Result<()> {
+    /// Takes the log segments that only hold final minutes out of the log,
+    /// once every logged frame is applied, saving the floors a restart
+    /// resumes from (`core`: the log, locked); returns them for their files
+    /// to be deleted.
+    fn release_segments(&self, core: &mut Core) -> Result<Option<Retired>> {
         let mut pipeline = self.applier.settle();
         let Some((cut, mut floors)) = pipeline.releasable(core.wal.segments()) else {
-            return Ok(());
+            return Ok(None);
         };
         // The late lines counted so far are all in segments before the
         // new active one.
@@ -417,9 +422,9 @@ impl Collector {
         core.offsets
             .save(&paths.offsets)
             .with_context(|| format!("cannot save {}", paths.offsets.display()))?;
-        core.wal.remove_before(cut)?;
+        let retired = core.wal.retire_before(cut);
         pipeline.release(cut);
-        Ok(())
+        Ok(Some(retired))
     }
 
     /// One row per agent for `minute`: its state as 0/1 values `lost`,

@@ -158,21 +158,21 @@ impl Wal {
         })
     }
 
-    /// Deletes every segment older than `seq` (never the active one);
-    /// returns how many were deleted.
-    pub fn remove_before(&mut self, seq: u64) -> Result<usize, WalError> {
+    /// Takes every segment older than `seq` (never the active one) out of
+    /// the log; [`Retired::delete`] deletes their files. Apart, so that the
+    /// files can be deleted without holding the log: unlinking a large
+    /// file takes milliseconds (10-20 ms for a full segment here), during
+    /// which nothing could be appended.
+    pub fn retire_before(&mut self, seq: u64) -> Retired {
         let seq = seq.min(self.active_seq);
-        let old: Vec<u64> = self.segments.iter().copied().filter(|&s| s < seq).collect();
-        for s in &old {
-            let path = self.path(*s);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path)(e)),
-            }
-        }
+        let paths = self
+            .segments
+            .iter()
+            .filter(|&&s| s < seq)
+            .map(|&s| self.path(s))
+            .collect();
         self.segments.retain(|&s| s >= seq);
-        Ok(old.len())
+        Retired { paths }
     }
 
     fn path(&self, seq: u64) -> PathBuf {
@@ -197,6 +197,31 @@ fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), WalError> {
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))?;
     Ok((file, path))
+}
+
+/// Segments taken out of the log by [`Wal::retire_before`], whose files
+/// are still to be deleted. Until they are, a restart reads them as
+/// segments of the log again, as after a crash between saving what they
+/// held and deleting them.
+#[derive(Debug)]
+#[must_use = "the files of retired segments stay until deleted"]
+pub struct Retired {
+    paths: Vec<PathBuf>,
+}
+
+impl Retired {
+    /// Deletes the files (one already gone is not an error); returns how
+    /// many segments were retired.
+    pub fn delete(self) -> Result<usize, WalError> {
+        for path in &self.paths {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(path)(e)),
+            }
+        }
+        Ok(self.paths.len())
+    }
 }
 
 /// Reads the records of one segment; see [`Wal::read_segment`].
@@ -292,10 +317,16 @@ mod tests {
         );
         assert_eq!(records(&wal, 1), vec![b"third".to_vec()]);
         assert!(records(&wal, 2).is_empty());
-        assert_eq!(wal.remove_before(2).unwrap(), 2);
+        let retired = wal.retire_before(2);
         assert_eq!(wal.segments(), &[2]);
+        // Out of the log at once, deleted only when told.
+        assert!(dir.path().join(format!("{:020}{EXT}", 0)).exists());
+        assert_eq!(retired.delete().unwrap(), 2);
+        assert!(!dir.path().join(format!("{:020}{EXT}", 0)).exists());
+        assert!(!dir.path().join(format!("{:020}{EXT}", 1)).exists());
         // The active segment is never removed.
-        assert_eq!(wal.remove_before(99).unwrap(), 0);
+        assert_eq!(wal.retire_before(99).delete().unwrap(), 0);
+        assert_eq!(wal.segments(), &[2]);
     }
 
     #[test]
