@@ -70,8 +70,9 @@ struct Cli {
     #[arg(long, default_value_t = 3)]
     runs: u32,
     /// Milliseconds between two polls of the collector's counters (the
-    /// resolution of the end-to-end wall time).
-    #[arg(long, default_value_t = 100)]
+    /// resolution of the end-to-end wall time: a run of about a second
+    /// needs a fine one, each poll is a small GET).
+    #[arg(long, default_value_t = 20)]
     poll_ms: u64,
     /// Seconds an end-to-end run may take before it is an error.
     #[arg(long, default_value_t = 600)]
