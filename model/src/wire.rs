@@ -265,20 +265,39 @@ impl std::error::Error for WireError {}
 
 /// Encodes the batches of `agent` as one ingest frame.
 pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
-    let header = IngestHeader {
-        agent: agent.to_string(),
-        batches: batches.iter().map(|b| b.header.clone()).collect(),
-    };
-    let payload: u64 = batches.iter().map(|b| b.header.bytes).sum();
-    let mut out = serde_json::to_vec(&header).expect("headers serialize");
-    out.reserve(1 + payload as usize);
-    out.push(b'\n');
+    let mut out = frame_head(agent, batches.iter().map(|b| &b.header));
     for b in batches {
         for line in &b.lines {
             out.extend_from_slice(line);
             out.push(b'\n');
         }
     }
+    out
+}
+
+/// [`encode_ingest`] of batches whose lines are already one payload each
+/// (every line followed by `\n`, as [`lines`] reads them), copied as they
+/// are: a sender that keeps a batch's lines in one buffer allocates
+/// nothing per line.
+pub fn encode_ingest_payloads(agent: &str, batches: &[BatchPayload<'_>]) -> Vec<u8> {
+    let mut out = frame_head(agent, batches.iter().map(|(h, _)| h));
+    for (_, payload) in batches {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// The header line of a frame of batches with `headers`, with room for
+/// their payloads.
+fn frame_head<'a>(agent: &str, headers: impl Iterator<Item = &'a BatchHeader>) -> Vec<u8> {
+    let header = IngestHeader {
+        agent: agent.to_string(),
+        batches: headers.cloned().collect(),
+    };
+    let payload: u64 = header.batches.iter().map(|h| h.bytes).sum();
+    let mut out = serde_json::to_vec(&header).expect("headers serialize");
+    out.reserve(1 + payload as usize);
+    out.push(b'\n');
     out
 }
 
@@ -397,6 +416,27 @@ mod tests {
         let (agent, back) = decode_ingest(&frame).unwrap();
         assert_eq!(agent, "node-1");
         assert_eq!(back, batches);
+        // The same batches with each one's lines as one payload.
+        let joined: Vec<(BatchHeader, Vec<u8>)> = batches
+            .iter()
+            .map(|b| {
+                let text: Vec<u8> = b
+                    .lines
+                    .iter()
+                    .flat_map(|l| [l.as_slice(), b"\n"])
+                    .flatten()
+                    .copied()
+                    .collect();
+                (b.header.clone(), text)
+            })
+            .collect();
+        let payloads: Vec<BatchPayload> = joined
+            .iter()
+            .map(|(h, t)| (h.clone(), t.as_slice()))
+            .collect();
+        assert_eq!(encode_ingest_payloads("node-1", &payloads), frame);
+        let (_, borrowed) = decode_ingest_payloads(&frame).unwrap();
+        assert_eq!(borrowed, payloads);
     }
 
     #[test]

@@ -11,15 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_model::wire::{
-    self, AgentConfig, AgentStatus, Batch, FileOffset, Heartbeat, IngestReply, Labels, Register,
-    RegisterReply, SourceConfig,
+    self, AgentConfig, AgentStatus, BatchHeader, FileOffset, Heartbeat, IngestReply, Labels,
+    Register, RegisterReply, SourceConfig,
 };
 
 use super::client::{Client, ClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 use super::spool::{Spool, SpoolError, DEFAULT_SPOOL_LIMIT_BYTES, SPOOL_DIR};
 use crate::health::Stats;
 use crate::tail::{
-    Checkpoint, CheckpointStore, FileId, LineBatch, RatePolicy, Source, TailError, Tailer,
+    Checkpoint, CheckpointStore, FileId, LineBatch, LineBuf, RatePolicy, Source, TailError, Tailer,
 };
 
 /// Name of the file holding the agent's identity in its state directory.
@@ -326,11 +326,11 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
-/// One ingest frame being built: wire batches and what to commit once it is
-/// acknowledged or spooled.
+/// One ingest frame being built: batch headers with their lines, and what
+/// to commit once it is acknowledged or spooled.
 #[derive(Default)]
 struct Frame {
-    batches: Vec<Batch>,
+    batches: Vec<(BatchHeader, LineBuf)>,
     commits: Vec<(FileId, u64)>,
     bytes: usize,
 }
@@ -782,7 +782,13 @@ impl Agent {
             }
         };
         for frame in self.frames(batches) {
-            let encoded = wire::encode_ingest(&self.id, &frame.batches);
+            let payloads: Vec<wire::BatchPayload> = frame
+                .batches
+                .iter()
+                .map(|(h, lines)| (h.clone(), lines.as_bytes()))
+                .collect();
+            let encoded = wire::encode_ingest_payloads(&self.id, &payloads);
+            drop(payloads);
             drop(frame.batches);
             if !self.land(stop)? {
                 // Resynchronised: the frames left are read again by the new
@@ -862,24 +868,26 @@ impl Agent {
                 b.rate_dropped,
             );
             let path = b.path.to_string_lossy().into_owned();
-            let size = BATCH_HEADER_BYTES
-                + path.len()
-                + b.lines.iter().map(|l| l.len() + 1).sum::<usize>();
+            let size = BATCH_HEADER_BYTES + path.len() + b.lines.as_bytes().len();
             if !frame.batches.is_empty() && frame.bytes + size > max {
                 frames.push(std::mem::take(&mut frame));
             }
             frame.bytes += size;
             frame.commits.push((b.id, b.end));
-            let mut batch = Batch::new(
+            let header = BatchHeader {
                 path,
-                (b.id.dev, b.id.ino, b.gen),
-                (b.start, b.end),
-                b.too_long,
-                b.flush,
-                b.lines,
-            );
-            batch.header.rate_dropped = b.rate_dropped;
-            frame.batches.push(batch);
+                dev: b.id.dev,
+                ino: b.id.ino,
+                gen: b.gen,
+                start: b.start,
+                end: b.end,
+                too_long: b.too_long,
+                rate_dropped: b.rate_dropped,
+                flush: b.flush,
+                lines: b.lines.len() as u64,
+                bytes: b.lines.as_bytes().len() as u64,
+            };
+            frame.batches.push((header, b.lines));
         }
         if !frame.batches.is_empty() {
             frames.push(frame);

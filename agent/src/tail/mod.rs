@@ -74,6 +74,7 @@
 //!   generation 0 again.
 
 mod checkpoint;
+mod line_buf;
 mod rate;
 mod split;
 
@@ -84,6 +85,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use checkpoint::{Checkpoint, CheckpointStore, FileId, CHECKPOINT_FILE};
+pub use line_buf::LineBuf;
 
 use rate::Bucket;
 
@@ -179,8 +181,9 @@ pub struct LineBatch {
     /// Offset just after the last complete line; pass it to
     /// [`Tailer::commit`] once the lines are delivered.
     pub end: u64,
-    /// The lines, without `\n` and without one trailing `\r`.
-    pub lines: Vec<Vec<u8>>,
+    /// The lines, without `\n` and without one trailing `\r`, in one
+    /// buffer.
+    pub lines: LineBuf,
     /// Lines longer than the bound, skipped.
     pub too_long: u64,
     /// Lines over the rate limit, skipped ([`RatePolicy::Drop`]).
@@ -418,7 +421,7 @@ impl Tailer {
                             gen: tracked.gen,
                             start: tracked.read,
                             end: tracked.read,
-                            lines: Vec::new(),
+                            lines: LineBuf::default(),
                             too_long: 0,
                             rate_dropped: 0,
                             flush: true,

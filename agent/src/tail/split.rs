@@ -2,6 +2,8 @@
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 
+use super::LineBuf;
+
 /// Size of each `read` call.
 const CHUNK: usize = 64 * 1024;
 
@@ -9,7 +11,7 @@ const CHUNK: usize = 64 * 1024;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Lines {
     /// Lines without their `\n` and without one trailing `\r`.
-    pub(crate) lines: Vec<Vec<u8>>,
+    pub(crate) lines: LineBuf,
     /// Lines longer than the bound, skipped.
     pub(crate) too_long: u64,
     /// Lines skipped because they did not fit in `keep`.
@@ -44,8 +46,9 @@ pub(crate) fn read_lines<F: Read + Seek>(
         end: start,
         ..Lines::default()
     };
-    // The line in progress, capped at `max_line_bytes + 1` bytes.
-    let mut pending: Vec<u8> = Vec::new();
+    // The line in progress is appended to `out.lines` from `mark` on,
+    // capped at `max_line_bytes + 1` bytes, and dropped if not kept.
+    let mut mark = out.lines.mark();
     // Whether the line in progress already went past the cap.
     let mut overflow = false;
     // Bytes of the line in progress read so far.
@@ -72,36 +75,38 @@ pub(crate) fn read_lines<F: Read + Seek>(
                 break 'read;
             }
             if !overflow {
-                let room = cap - pending.len();
+                let room = cap - out.lines.line(mark).len();
                 if part.len() > room {
                     overflow = true;
-                    pending.clear();
+                    out.lines.discard(mark);
                 } else {
-                    pending.extend_from_slice(part);
+                    out.lines.extend_line(part);
                 }
             }
             chunk = &chunk[part.len()..];
             if newline {
                 chunk = &chunk[1..];
                 out.end += pending_len + 1;
-                if let [.., b'\r'] = pending.as_slice() {
-                    pending.pop();
-                }
-                if overflow || pending.len() > max_line_bytes {
+                out.lines.trim_cr(mark);
+                if overflow || out.lines.line(mark).len() > max_line_bytes {
                     out.too_long += 1;
+                    out.lines.discard(mark);
                 } else if pending_len + 1 > keep {
                     out.dropped += 1;
+                    out.lines.discard(mark);
                 } else {
                     keep -= pending_len + 1;
                     out.kept += pending_len + 1;
-                    out.lines.push(std::mem::take(&mut pending));
+                    out.lines.finish_line();
                 }
-                pending.clear();
+                mark = out.lines.mark();
                 pending_len = 0;
                 overflow = false;
             }
         }
     }
+    // A line left incomplete (end of file, or the budget) is not returned.
+    out.lines.discard(mark);
     Ok(out)
 }
 
@@ -121,6 +126,10 @@ mod tests {
         .unwrap()
     }
 
+    fn texts(got: &Lines) -> Vec<Vec<u8>> {
+        got.lines.iter().map(<[u8]>::to_vec).collect()
+    }
+
     fn budgeted(data: &[u8], start: u64, budget: u64) -> Lines {
         read_lines(
             &mut Cursor::new(data.to_vec()),
@@ -135,7 +144,7 @@ mod tests {
     #[test]
     fn splits_complete_lines_only() {
         let got = lines(b"a\nbb\r\nccc", 0, 10);
-        assert_eq!(got.lines, vec![b"a".to_vec(), b"bb".to_vec()]);
+        assert_eq!(texts(&got), vec![b"a".to_vec(), b"bb".to_vec()]);
         assert_eq!(got.end, 6);
         assert_eq!(got.too_long, 0);
     }
@@ -143,14 +152,14 @@ mod tests {
     #[test]
     fn starts_at_offset() {
         let got = lines(b"a\nbb\n", 2, 10);
-        assert_eq!(got.lines, vec![b"bb".to_vec()]);
+        assert_eq!(texts(&got), vec![b"bb".to_vec()]);
         assert_eq!(got.end, 5);
     }
 
     #[test]
     fn too_long_lines_are_counted_and_skipped() {
         let got = lines(b"12345\n123\n1234\r\n", 0, 4);
-        assert_eq!(got.lines, vec![b"123".to_vec(), b"1234".to_vec()]);
+        assert_eq!(texts(&got), vec![b"123".to_vec(), b"1234".to_vec()]);
         assert_eq!(got.too_long, 1);
         assert_eq!(got.end, 16);
     }
@@ -161,7 +170,7 @@ mod tests {
         data.push(b'\n');
         data.extend_from_slice(b"ok\n");
         let got = lines(&data, 0, 100);
-        assert_eq!(got.lines, vec![b"ok".to_vec()]);
+        assert_eq!(texts(&got), vec![b"ok".to_vec()]);
         assert_eq!(got.too_long, 1);
         assert_eq!(got.end, data.len() as u64);
     }
@@ -170,20 +179,20 @@ mod tests {
     fn budget_stops_between_lines() {
         let data = b"aaa\nbbb\nccc\n";
         let got = budgeted(data, 0, 8);
-        assert_eq!(got.lines, vec![b"aaa".to_vec(), b"bbb".to_vec()]);
+        assert_eq!(texts(&got), vec![b"aaa".to_vec(), b"bbb".to_vec()]);
         assert_eq!((got.end, got.cut), (8, true));
         let got = budgeted(data, 0, 7);
-        assert_eq!(got.lines, vec![b"aaa".to_vec()]);
+        assert_eq!(texts(&got), vec![b"aaa".to_vec()]);
         assert_eq!((got.end, got.cut), (4, true));
         let got = budgeted(data, 8, 8);
-        assert_eq!(got.lines, vec![b"ccc".to_vec()]);
+        assert_eq!(texts(&got), vec![b"ccc".to_vec()]);
         assert_eq!((got.end, got.cut), (12, false));
     }
 
     #[test]
     fn first_line_is_taken_even_over_budget() {
         let got = budgeted(b"abcdefgh\nx\n", 0, 3);
-        assert_eq!(got.lines, vec![b"abcdefgh".to_vec()]);
+        assert_eq!(texts(&got), vec![b"abcdefgh".to_vec()]);
         assert_eq!((got.end, got.cut), (9, true));
     }
 
@@ -197,13 +206,13 @@ mod tests {
     fn lines_over_keep_are_dropped_and_counted() {
         let data = b"aaa\nbbbbbbbb\ncc\ndd\n";
         let got = read_lines(&mut Cursor::new(data.to_vec()), 0, 100, u64::MAX, 8).unwrap();
-        assert_eq!(got.lines, vec![b"aaa".to_vec(), b"cc".to_vec()]);
+        assert_eq!(texts(&got), vec![b"aaa".to_vec(), b"cc".to_vec()]);
         assert_eq!((got.dropped, got.kept, got.end), (2, 7, data.len() as u64));
     }
 
     #[test]
     fn empty_lines_are_kept() {
         let got = lines(b"\n\n", 0, 0);
-        assert_eq!(got.lines, vec![Vec::<u8>::new(), Vec::new()]);
+        assert_eq!(texts(&got), vec![Vec::<u8>::new(), Vec::new()]);
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn lines(batches: &[LineBatch]) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| b.lines.iter())
-        .map(|l| String::from_utf8(l.clone()).unwrap())
+        .map(|l| String::from_utf8(l.to_vec()).unwrap())
         .collect()
 }
 

@@ -140,7 +140,7 @@ impl World {
     fn poll_commit(&mut self) {
         self.poll();
         for b in std::mem::take(&mut self.stash) {
-            for line in &b.lines {
+            for line in b.lines.iter() {
                 let text = std::str::from_utf8(line).unwrap();
                 let seq = text.strip_prefix('L').unwrap().parse().unwrap();
                 self.delivered.push((b.id, seq));
