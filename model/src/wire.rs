@@ -278,11 +278,15 @@ pub fn encode_ingest(agent: &str, batches: &[Batch]) -> Vec<u8> {
 /// [`encode_ingest`] of batches whose lines are already one payload each
 /// (every line followed by `\n`, as [`lines`] reads them), copied as they
 /// are: a sender that keeps a batch's lines in one buffer allocates
-/// nothing per line.
-pub fn encode_ingest_payloads(agent: &str, batches: &[BatchPayload<'_>]) -> Vec<u8> {
+/// nothing per line. Any payload type that is bytes will do, borrowed
+/// ([`BatchPayload`]) or owned.
+pub fn encode_ingest_payloads<P: AsRef<[u8]>>(
+    agent: &str,
+    batches: &[(BatchHeader, P)],
+) -> Vec<u8> {
     let mut out = frame_head(agent, batches.iter().map(|(h, _)| h));
     for (_, payload) in batches {
-        out.extend_from_slice(payload);
+        out.extend_from_slice(payload.as_ref());
     }
     out
 }
@@ -434,7 +438,7 @@ mod tests {
             .iter()
             .map(|(h, t)| (h.clone(), t.as_slice()))
             .collect();
-        assert_eq!(encode_ingest_payloads("node-1", &payloads), frame);
+        assert_eq!(encode_ingest_payloads("node-1", &joined), frame);
         let (_, borrowed) = decode_ingest_payloads(&frame).unwrap();
         assert_eq!(borrowed, payloads);
     }

@@ -782,13 +782,7 @@ impl Agent {
             }
         };
         for frame in self.frames(batches) {
-            let payloads: Vec<wire::BatchPayload> = frame
-                .batches
-                .iter()
-                .map(|(h, lines)| (h.clone(), lines.as_bytes()))
-                .collect();
-            let encoded = wire::encode_ingest_payloads(&self.id, &payloads);
-            drop(payloads);
+            let encoded = wire::encode_ingest_payloads(&self.id, &frame.batches);
             drop(frame.batches);
             if !self.land(stop)? {
                 // Resynchronised: the frames left are read again by the new

@@ -65,6 +65,12 @@ impl LineBuf {
     }
 }
 
+impl AsRef<[u8]> for LineBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
