@@ -466,7 +466,7 @@ impl Collector {
         drop(writer);
         self.pending().extend(closed);
         let pipeline = Pipeline::new(&loaded.monitors, self.settings.close_after_ms, &floors)?;
-        *running = pipeline;
+        self.applier.replace(&mut running, pipeline);
         drop(running);
         core.wal.rotate()?;
         core.segment_started = Instant::now();

@@ -3,7 +3,8 @@
 //! minutes.
 //!
 //! Lines are cut by the [`Cutting`] half and aggregated here; the applier
-//! aggregates one frame while it cuts the next ([`Pipeline::overlap`]).
+//! takes the cutting half to its own thread ([`Pipeline::take_cutting`]),
+//! and cuts the next frame while this half aggregates one.
 //!
 //! Every batch is applied in write-ahead-log order and tagged with its log
 //! segment. The pipeline tells which segments only hold rows of minutes that
@@ -224,30 +225,11 @@ impl Pipeline {
         self.aggregate(cut, labels, now_ms)
     }
 
-    /// The cutting half, to cut batches for [`Pipeline::aggregate`].
-    pub fn cutting(&mut self) -> &mut Cutting {
-        &mut self.cutting
-    }
-
-    /// [`Pipeline::aggregate_frame`] of `cuts` while `next` runs with the
-    /// cutting half on a second thread; returns the aggregation errors and
-    /// what `next` returned.
-    pub fn overlap<R: Send>(
-        &mut self,
-        cuts: Vec<Cut>,
-        labels: &Labels,
-        now_ms: i64,
-        next: impl FnOnce(&mut Cutting) -> R + Send,
-    ) -> (Vec<anyhow::Error>, R) {
-        let mut cutting = std::mem::take(&mut self.cutting);
-        let (errors, cut) = std::thread::scope(|scope| {
-            let cut = scope.spawn(|| next(&mut cutting));
-            let errors = self.aggregate_frame(cuts, labels, now_ms);
-            (errors, cut.join())
-        });
-        self.cutting = cutting;
-        let cut = cut.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (errors, cut)
+    /// Takes the cutting half out, for the applier to cut frames on a
+    /// thread of its own while this half aggregates: [`Pipeline::apply`]
+    /// cuts nothing afterwards.
+    pub fn take_cutting(&mut self) -> Cutting {
+        std::mem::take(&mut self.cutting)
     }
 
     /// [`Pipeline::aggregate`] of every cut of a frame (of an agent with
