@@ -21,10 +21,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
-use vigil_model::wire::Labels;
+use vigil_dashboards::api::Bytes;
+use vigil_model::wire::{self, Labels};
 use vigil_model::Counters;
 
-use crate::collector::decode_record;
 use crate::cutting::{Cut, Cutting};
 use crate::pipeline::Pipeline;
 
@@ -43,10 +43,11 @@ const QUEUE_FRAMES: usize = 4;
 /// in memory than it must.
 const CUT_FRAMES: usize = 1;
 
-/// One logged frame to apply: a write-ahead log record.
+/// One logged frame to apply: what a write-ahead log record holds.
 struct Job {
     segment: u64,
-    record: Vec<u8>,
+    labels: Labels,
+    frame: Bytes,
 }
 
 /// A frame cut and not aggregated yet.
@@ -106,14 +107,18 @@ impl Applier {
         })
     }
 
-    /// Queues a frame logged in `segment` as `record`; blocks while the
-    /// queue is full. Call in log order.
-    pub fn submit(&self, segment: u64, record: Vec<u8>) {
+    /// Queues `frame`, of an agent with `labels`, logged in `segment`;
+    /// blocks while the queue is full. Call in log order.
+    pub fn submit(&self, segment: u64, labels: Labels, frame: Bytes) {
         lock(&self.pending.frames).push_back(segment);
-        let job = Job { segment, record };
+        let job = Job {
+            segment,
+            labels,
+            frame,
+        };
         if let Err(job) = self.queue.send(job) {
             // The threads are gone (one panicked): apply here, in order still.
-            let held = cut(&mut lock(&self.cutting), &job.into_inner());
+            let held = cut(&mut lock(&self.cutting), job.into_inner());
             apply(&self.pipeline, &self.pending, held);
         }
     }
@@ -186,7 +191,7 @@ fn cut_loop(
     pending: &Pending,
 ) {
     for job in jobs {
-        let held = cut(&mut lock(cutting), &job);
+        let held = cut(&mut lock(cutting), job);
         if let Err(unsent) = cut_frames.send(held) {
             apply(pipeline, pending, unsent.into_inner());
         }
@@ -210,20 +215,25 @@ fn apply(pipeline: &Mutex<Pipeline>, pending: &Pending, held: Held) {
 }
 
 /// Cuts the batches of a logged frame.
-fn cut(cutting: &mut Cutting, job: &Job) -> Held {
+fn cut(cutting: &mut Cutting, job: Job) -> Held {
+    let Job {
+        segment,
+        labels,
+        frame,
+    } = job;
     // The record is durable: a failure to use it now is retried by the
     // replay at the next start, not by the agent.
-    match decode_record(&job.record) {
-        Ok((labels, agent, batches)) => Held {
+    match wire::decode_ingest_payloads(&frame) {
+        Ok((agent, batches)) => Held {
             cuts: batches
                 .iter()
-                .map(|&(ref header, lines)| cutting.cut(job.segment, &agent, (header, lines)))
+                .map(|&(ref header, lines)| cutting.cut(segment, &agent, (header, lines)))
                 .collect(),
             agent,
             labels,
         },
         Err(e) => {
-            eprintln!("vigil: WAL segment {}: bad record: {e:#}", job.segment);
+            eprintln!("vigil: WAL segment {segment}: bad record: {e:#}");
             Held {
                 agent: String::new(),
                 labels: Labels::default(),

@@ -26,7 +26,7 @@ use vigil_collector::offsets::{write_atomic, Offsets, Verdict};
 use vigil_collector::register::{AgentState, Registry};
 use vigil_collector::wal::{Retired, Wal};
 use vigil_config::{Config, Monitor};
-use vigil_dashboards::api::{Ingest, IngestError};
+use vigil_dashboards::api::{Bytes, Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
     self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
@@ -671,9 +671,9 @@ impl Ingest for Collector {
             .unwrap_or_default()
     }
 
-    fn ingest(&self, frame: &[u8]) -> Result<IngestReply, IngestError> {
+    fn ingest(&self, frame: Bytes) -> Result<IngestReply, IngestError> {
         // Only the headers here: the lines are split by the applier.
-        let (agent, headers) = wire::decode_ingest_headers(frame)
+        let (agent, headers) = wire::decode_ingest_headers(&frame)
             .map_err(|e| IngestError::BadRequest(e.to_string()))?;
         let labels = {
             let mut registry = self.registry();
@@ -714,22 +714,22 @@ impl Ingest for Collector {
             });
         }
         // A frame with no batch held before is logged as it came.
-        let payload = if duplicates == 0 {
-            record(&labels, frame)
+        let frame = if duplicates == 0 {
+            frame
         } else {
             let (_, batches) =
-                wire::decode_ingest(frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
+                wire::decode_ingest(&frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
             let kept: Vec<Batch> = batches
                 .into_iter()
                 .enumerate()
                 .filter(|(i, _)| fresh.contains(i))
                 .map(|(_, b)| b)
                 .collect();
-            record(&labels, &wire::encode_ingest(&agent, &kept))
+            Bytes::from(wire::encode_ingest(&agent, &kept))
         };
         let segment = core
             .wal
-            .append(&payload)
+            .append(&[&labels_line(&labels), &frame])
             .map_err(|e| IngestError::Unavailable(format!("cannot write the log: {e}")))?;
         for &i in &fresh {
             let h = &headers[i];
@@ -738,7 +738,7 @@ impl Ingest for Collector {
             self.stats.bytes.fetch_add(h.bytes, Ordering::Relaxed);
         }
         // Still under the log's lock: records are applied in log order.
-        self.applier.submit(segment, payload);
+        self.applier.submit(segment, labels, frame);
         self.stats.batches.fetch_add(accepted, Ordering::Relaxed);
         Ok(IngestReply {
             accepted,
@@ -747,12 +747,11 @@ impl Ingest for Collector {
     }
 }
 
-/// A WAL record: the agent's labels as one JSON line, then the ingest
-/// frame.
-fn record(labels: &Labels, frame: &[u8]) -> Vec<u8> {
+/// The first part of a WAL record: the agent's labels as one JSON line.
+/// The ingest frame follows ([`decode_record`]).
+fn labels_line(labels: &Labels) -> Vec<u8> {
     let mut out = serde_json::to_vec(labels).expect("labels serialize");
     out.push(b'\n');
-    out.extend_from_slice(frame);
     out
 }
 

@@ -90,29 +90,37 @@ impl Wal {
         })
     }
 
-    /// Appends `payload` and syncs it to disk; returns the segment that
-    /// holds it. Rotates to a new segment first when the active one is full.
-    pub fn append(&mut self, payload: &[u8]) -> Result<u64, WalError> {
-        if payload.len() > MAX_RECORD_BYTES {
+    /// Appends one record, the concatenation of `parts`, and syncs it to
+    /// disk; returns the segment that holds it. Rotates to a new segment
+    /// first when the active one is full.
+    pub fn append(&mut self, parts: &[&[u8]]) -> Result<u64, WalError> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_RECORD_BYTES {
             return Err(WalError::TooLarge {
                 path: self.path(self.active_seq),
-                len: payload.len(),
+                len,
             });
         }
         if self.active_bytes >= self.segment_limit {
             self.rotate()?;
         }
-        // Header and payload are written apart, not copied into one
-        // buffer: a record is up to a request body's size. A crash between
-        // the two leaves a torn record, as a short write would.
+        // Header and parts are written apart, not copied into one buffer:
+        // a record is up to a request body's size. A crash between the
+        // writes leaves a torn record, as a short write would.
+        let mut crc = crc32fast::Hasher::new();
+        for part in parts {
+            crc.update(part);
+        }
         let mut header = [0u8; 8];
-        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc.finalize().to_le_bytes());
         let path = self.path(self.active_seq);
         self.active.write_all(&header).map_err(io_err(&path))?;
-        self.active.write_all(payload).map_err(io_err(&path))?;
+        for part in parts {
+            self.active.write_all(part).map_err(io_err(&path))?;
+        }
         self.active.sync_data().map_err(io_err(&path))?;
-        self.active_bytes += (header.len() + payload.len()) as u64;
+        self.active_bytes += (header.len() + len) as u64;
         Ok(self.active_seq)
     }
 
@@ -304,10 +312,10 @@ mod tests {
     fn records_survive_reopen_and_rotation() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), 20).unwrap();
-        assert_eq!(wal.append(b"first").unwrap(), 0);
-        assert_eq!(wal.append(b"second").unwrap(), 0);
+        assert_eq!(wal.append(&[b"first"]).unwrap(), 0);
+        assert_eq!(wal.append(&[b"sec", b"", b"ond"]).unwrap(), 0);
         // 2 records of 8 + 5 and 8 + 6 bytes: over 20, the next rotates.
-        assert_eq!(wal.append(b"third").unwrap(), 1);
+        assert_eq!(wal.append(&[b"third"]).unwrap(), 1);
         drop(wal);
         let mut wal = Wal::open(dir.path(), 20).unwrap();
         assert_eq!(wal.segments(), &[0, 1, 2]);
@@ -330,11 +338,27 @@ mod tests {
     }
 
     #[test]
+    fn a_record_in_parts_is_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.append(&[b"{\"labels\":1}\n", b"frame"]).unwrap();
+        drop(wal);
+        let bytes = fs::read(segment_path(dir.path(), 0)).unwrap();
+        let whole: &[u8] = b"{\"labels\":1}\nframe";
+        // The header's length and checksum are those of the whole record.
+        assert_eq!(bytes[..4], (whole.len() as u32).to_le_bytes());
+        assert_eq!(bytes[4..8], crc32fast::hash(whole).to_le_bytes());
+        assert_eq!(&bytes[8..], whole);
+        let wal = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(records(&wal, 0), vec![whole.to_vec()]);
+    }
+
+    #[test]
     fn a_torn_tail_ends_the_segment() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), 1 << 20).unwrap();
-        wal.append(b"kept").unwrap();
-        wal.append(b"torn record").unwrap();
+        wal.append(&[b"kept"]).unwrap();
+        wal.append(&[b"torn record"]).unwrap();
         drop(wal);
         let path = segment_path(dir.path(), 0);
         let len = fs::metadata(&path).unwrap().len();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE,
 };
@@ -35,6 +35,7 @@ mod tls;
 
 pub use alerts::{HistoryQuery, PauseRequest};
 pub use auth::Tokens;
+pub use hyper::body::Bytes;
 pub use ingest::{Ingest, IngestError};
 pub use tls::{server_config, TlsError};
 
@@ -437,7 +438,7 @@ impl Server {
         };
         let server = Arc::clone(&self);
         let answered =
-            tokio::task::spawn_blocking(move || server.post(&path, &body, from_form)).await;
+            tokio::task::spawn_blocking(move || server.post(&path, body, from_form)).await;
         answered.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
     }
 
@@ -492,11 +493,11 @@ impl Server {
     /// Answers a POST to `path` with `body`; `from_form` when the body is
     /// form-encoded (the UI's forms), which is answered by a redirect back
     /// to the alerts page with the outcome.
-    fn post(&self, path: &str, body: &[u8], from_form: bool) -> Response<Full<Bytes>> {
+    fn post(&self, path: &str, body: Bytes, from_form: bool) -> Response<Full<Bytes>> {
         if let Some((rule, action)) = alerts::post_target(path) {
             let now = chrono::Utc::now().timestamp();
             let json_body = if from_form {
-                form_to_json(body).to_string().into_bytes()
+                form_to_json(&body).to_string().into_bytes()
             } else {
                 body.to_vec()
             };
@@ -520,7 +521,7 @@ impl Server {
             };
         }
         if path == "/api/v1/sql" {
-            return match sql_request(body).and_then(|sql| self.catalog.sql(&sql)) {
+            return match sql_request(&body).and_then(|sql| self.catalog.sql(&sql)) {
                 Ok(result) => json_response(StatusCode::OK, &result),
                 Err(e) => error_response(&e),
             };
@@ -529,13 +530,13 @@ impl Server {
             return error_response(&ApiError::NotFound(path.to_string()));
         };
         let answer = match path {
-            wire::REGISTER_PATH => parse_json(body)
+            wire::REGISTER_PATH => parse_json(&body)
                 .and_then(|r| ingest.register(r))
                 .map(|a| serde_json::to_value(a).unwrap_or_default()),
-            wire::HEARTBEAT_PATH => parse_json(body)
+            wire::HEARTBEAT_PATH => parse_json(&body)
                 .and_then(|h| ingest.heartbeat(h))
                 .map(|a| serde_json::to_value(a).unwrap_or_default()),
-            wire::SAMPLES_PATH => parse_json(body)
+            wire::SAMPLES_PATH => parse_json(&body)
                 .and_then(|b| ingest.samples(b))
                 .map(|n| json!({ "accepted": n })),
             _ => ingest

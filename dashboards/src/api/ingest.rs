@@ -2,6 +2,7 @@
 //! configuration and line ingestion (the protocol of
 //! [`vigil_model::wire`]), served by whatever implements [`Ingest`].
 
+use hyper::body::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value as J};
 use vigil_model::wire::{
@@ -59,8 +60,9 @@ pub trait Ingest: Send + Sync + 'static {
     fn heartbeat(&self, request: Heartbeat) -> Result<HeartbeatReply, IngestError>;
     /// Which files agents tail.
     fn agent_config(&self) -> AgentConfig;
-    /// One ingest frame; acknowledged only once it is durable.
-    fn ingest(&self, frame: &[u8]) -> Result<IngestReply, IngestError>;
+    /// One ingest frame (the request body, handed over whole so that it
+    /// need not be copied); acknowledged only once it is durable.
+    fn ingest(&self, frame: Bytes) -> Result<IngestReply, IngestError>;
     /// Sampled host, JVM and port metrics; answers how many were taken.
     fn samples(&self, batch: SampleBatch) -> Result<u64, IngestError>;
 }
