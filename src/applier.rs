@@ -91,13 +91,19 @@ impl Applier {
             let (pipeline, pending) = (pipeline.clone(), pending.clone());
             std::thread::Builder::new()
                 .name("vigil-applier".into())
-                .spawn(move || aggregate_loop(&to_aggregate, &pipeline, &pending))?;
+                .spawn(move || {
+                    background();
+                    aggregate_loop(&to_aggregate, &pipeline, &pending);
+                })?;
         }
         {
             let (pipeline, cutting, pending) = (pipeline.clone(), cutting.clone(), pending.clone());
             std::thread::Builder::new()
                 .name("vigil-cutter".into())
-                .spawn(move || cut_loop(&jobs, &cutting, &cut_frames, &pipeline, &pending))?;
+                .spawn(move || {
+                    background();
+                    cut_loop(&jobs, &cutting, &cut_frames, &pipeline, &pending);
+                })?;
         }
         Ok(Applier {
             pipeline,
@@ -175,6 +181,24 @@ impl Applier {
     pub fn queued(&self) -> usize {
         lock(&self.pending.frames).len()
     }
+}
+
+/// How much lower than the rest of the process the applier's threads
+/// run (a nice increment; the threads that cut a batch's first half
+/// inherit it).
+///
+/// On a busy machine the request that logs a frame waited a millisecond
+/// or more for a core held by cutting, and the agent, which has one frame
+/// in flight, waited with it; cutting has a queue in front and can wait.
+/// e2e_bench, interleaved, medians of 10 and 12 runs: wall 1.321 -> 1.241
+/// s and 1.181 -> 1.121 s, CPU unchanged.
+const APPLIER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority by [`APPLIER_NICE`] (on Linux
+/// the nice value is a thread's own). Where the system refuses, the
+/// thread runs as it is.
+fn background() {
+    let _ = rustix::process::nice(APPLIER_NICE);
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -261,4 +285,55 @@ fn applied(pipeline: &Pipeline, pending: &Pending) {
         *lock(&pending.counters) = pipeline.counters();
     }
     pending.settled.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::pipeline::Floors;
+
+    /// The nice value in a `/proc/…/stat` file (field 19).
+    fn nice_in(stat: &Path) -> Option<i32> {
+        let stat = std::fs::read_to_string(stat).ok()?;
+        // The fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        fields.get(16)?.parse().ok()
+    }
+
+    /// The nice values of this process's threads named `name`.
+    fn nice_of(name: &str) -> Vec<i32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| {
+                let dir = task.ok()?.path();
+                let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+                (comm.trim_end() == name).then_some(())?;
+                nice_in(&dir.join("stat"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cutting_and_aggregating_run_below_ingest() {
+        let own = nice_in(Path::new("/proc/thread-self/stat")).unwrap();
+        let lowered = (own + APPLIER_NICE).min(19);
+        let pipeline = Pipeline::new(&[], 10_000, &Floors::default()).unwrap();
+        let _applier = Applier::start(pipeline).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (cutters, aggregators) = (nice_of("vigil-cutter"), nice_of("vigil-applier"));
+            let done = |n: &[i32]| !n.is_empty() && n.iter().all(|&n| n == lowered);
+            if done(&cutters) && done(&aggregators) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nice {cutters:?} and {aggregators:?}, expected {lowered}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
