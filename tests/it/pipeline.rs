@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as J};
+use vigil_model::wire::{self, Batch};
 
 use crate::procs::{get_json, http, wait_for, Proc};
 use crate::support::Sandbox;
@@ -422,6 +423,67 @@ fn tokens_and_body_limits_are_enforced() {
     let (status, body) = http(addr, "POST", "/api/v1/ingest", &ingest, b"not a frame");
     assert_eq!(status, 400, "{body}");
     assert_eq!(http(addr, "GET", "/api/v1/monitors", &api, b"").0, 200);
+}
+
+#[test]
+fn a_frame_sent_again_with_a_new_batch_counts_only_the_new_one() {
+    let (sandbox, _) = sandbox_with_logs();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    let addr = &collector.addr;
+    assert_eq!(register(addr, "n1", 0, &[]), 200);
+    let path = sandbox.path("logs/a.log").display().to_string();
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f");
+    let line = |amount: i64| format!("{now},alipay,{amount},a").into_bytes();
+    let batch = |start: u64, lines: Vec<Vec<u8>>| {
+        let end = start + lines.iter().map(|l| l.len() as u64 + 1).sum::<u64>();
+        Batch::new(path.clone(), (1, 2, 0), (start, end), 0, false, lines)
+    };
+    let first = batch(0, vec![line(1), line(2)]);
+    let second = batch(first.header.end, vec![line(4)]);
+    let post = |batches: &[Batch]| {
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/api/v1/ingest",
+            &[],
+            &wire::encode_ingest("n1", batches),
+        );
+        assert_eq!(status, 200, "{body}");
+        let reply: J = serde_json::from_str(&body).unwrap();
+        (reply["accepted"].clone(), reply["duplicates"].clone())
+    };
+    assert_eq!(post(std::slice::from_ref(&first)), (json!(1), json!(0)));
+    // As after a lost acknowledgement: the first batch again, and a new one.
+    assert_eq!(post(&[first, second]), (json!(1), json!(1)));
+    let counters = wait_for(10, "3 lines counted", || {
+        let c = get_json(addr, "/api/v1/monitors/pay/counters", &[]);
+        (c["lines"] == 3).then_some(c)
+    });
+    assert_eq!(counters["parsed"], 3, "{counters}");
+    let around = |minutes: i64| {
+        (chrono::Utc::now() + chrono::Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:00Z")
+    };
+    let rows = get_json(
+        addr,
+        &format!(
+            "/api/v1/monitors/pay/rows?from={}&to={}&live=true",
+            around(-2),
+            around(2)
+        ),
+        &[],
+    );
+    let sum: i64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["values"]["sum_amount"].as_i64())
+        .sum();
+    assert_eq!(sum, 1 + 2 + 4, "{rows}");
 }
 
 /// The configured monitors (not the built-in metrics ones).
