@@ -29,8 +29,8 @@ use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Bytes, Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
-    self, AgentConfig, Batch, Heartbeat, HeartbeatReply, IngestReply, Labels, Register,
-    RegisterReply, SampleBatch, SourceConfig,
+    self, AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Labels, Register, RegisterReply,
+    SampleBatch, SourceConfig,
 };
 use vigil_model::Counters;
 
@@ -717,15 +717,15 @@ impl Ingest for Collector {
         let frame = if duplicates == 0 {
             frame
         } else {
-            let (_, batches) =
-                wire::decode_ingest(&frame).map_err(|e| IngestError::BadRequest(e.to_string()))?;
-            let kept: Vec<Batch> = batches
+            let (_, batches) = wire::decode_ingest_payloads(&frame)
+                .map_err(|e| IngestError::BadRequest(e.to_string()))?;
+            let kept: Vec<wire::BatchPayload> = batches
                 .into_iter()
                 .enumerate()
                 .filter(|(i, _)| fresh.contains(i))
                 .map(|(_, b)| b)
                 .collect();
-            Bytes::from(wire::encode_ingest(&agent, &kept))
+            Bytes::from(wire::encode_ingest_payloads(&agent, &kept))
         };
         let segment = core
             .wal
