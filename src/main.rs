@@ -261,9 +261,10 @@ fn default_threads() -> usize {
 /// request bodies and log records of a frame's size (2 MiB) from thread to
 /// thread, which glibc maps afresh and faults in for every frame. Shipping
 /// 2 M lines took 1.12 s instead of 1.20 s and 1.42 instead of 1.50 s in
-/// two sittings, with a tenth less CPU (`e2e_bench`, medians of five interleaved runs each);
-/// peak RSS grew by 3 MB (agent) and 8 MB (collector). mimalloc was as
-/// fast but doubled the peak RSS of every command.
+/// two sittings, with a tenth less CPU (`e2e_bench`, medians of five
+/// interleaved runs each); peak RSS grew by 3 MB (agent) and 8 MB
+/// (collector). mimalloc was as fast but doubled the peak RSS of every
+/// command.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -224,7 +224,7 @@ impl Client {
     }
 
     /// `POST` [`INGEST_PATH`] with an encoded ingest frame
-    /// ([`vigil_model::wire::encode_ingest`]).
+    /// ([`vigil_model::wire::encode_ingest_payloads`]).
     ///
     /// # Errors
     ///

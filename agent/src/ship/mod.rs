@@ -13,7 +13,8 @@
 //!
 //! # Delivery
 //!
-//! A poll's lines become [`vigil_model::wire::Batch`]es grouped into frames.
+//! A poll's batches (their headers, and each one's lines in one
+//! [`crate::tail::LineBuf`]) are grouped into frames.
 //! With an empty spool a frame is posted at once; once acknowledged (200) its
 //! offsets are committed and the checkpoints saved. If the collector cannot
 //! take it (unreachable, timeout, 5xx, 401) the frame is written to the spool
