@@ -23,14 +23,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value as J};
 use vigil_collector::offsets::{write_atomic, Offsets, Verdict};
+use vigil_collector::order::FrameOrder;
 use vigil_collector::register::{AgentState, Registry};
 use vigil_collector::wal::{Retired, Wal};
 use vigil_config::{Config, Monitor};
 use vigil_dashboards::api::{Bytes, Ingest, IngestError};
 use vigil_engine::store::{MinuteStore, DEFAULT_RETENTION_SECS};
 use vigil_model::wire::{
-    self, AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Labels, Register, RegisterReply,
-    SampleBatch, SourceConfig,
+    self, AgentConfig, BatchHeader, FrameLink, Heartbeat, HeartbeatReply, IngestReply, Labels,
+    Register, RegisterReply, SampleBatch, SourceConfig,
 };
 use vigil_model::Counters;
 
@@ -114,6 +115,10 @@ struct Core {
     agents_minute: i64,
 }
 
+/// Longest wait of a frame for the frame it follows: well under the
+/// agent's request timeout, so that a refusal reaches it as a 503.
+const FOLLOW_WAIT: Duration = Duration::from_secs(5);
+
 /// The table of per-minute agent states.
 pub const AGENTS_TABLE: &str = "agents";
 
@@ -124,6 +129,7 @@ struct Stats {
     batches: AtomicU64,
     duplicates: AtomicU64,
     conflicts: AtomicU64,
+    out_of_order: AtomicU64,
     lines: AtomicU64,
     bytes: AtomicU64,
     reloads: AtomicU64,
@@ -137,6 +143,8 @@ pub struct Collector {
     dir: PathBuf,
     settings: Settings,
     core: Mutex<Core>,
+    /// Frames sent while another was in flight wait here for it.
+    order: FrameOrder,
     /// The pipeline, fed in log order. Locks are taken in this order: the
     /// store writer, `core`, the pipeline.
     applier: Applier,
@@ -229,6 +237,7 @@ impl Collector {
             dir: data.to_path_buf(),
             settings,
             applier: Applier::start(pipeline).context("cannot start the pipeline thread")?,
+            order: FrameOrder::new(),
             core: Mutex::new(Core {
                 wal,
                 offsets,
@@ -554,6 +563,12 @@ impl Collector {
             "Frames refused for an overlapping range.",
             &s.conflicts,
         );
+        counter(
+            &mut out,
+            "ingest_out_of_order_total",
+            "Frames refused because the frame they follow was not taken.",
+            &s.out_of_order,
+        );
         counter(&mut out, "ingest_lines_total", "Lines accepted.", &s.lines);
         counter(
             &mut out,
@@ -671,15 +686,40 @@ impl Ingest for Collector {
             .unwrap_or_default()
     }
 
-    fn ingest(&self, frame: Bytes) -> Result<IngestReply, IngestError> {
+    fn ingest(&self, frame: Bytes, link: Option<FrameLink>) -> Result<IngestReply, IngestError> {
         // Only the headers here: the lines are split by the applier.
         let (agent, headers) = wire::decode_ingest_headers(&frame)
             .map_err(|e| IngestError::BadRequest(e.to_string()))?;
+        let Some(link) = link else {
+            return self.take(&agent, &headers, frame);
+        };
+        if let Some(after) = link.after {
+            if let Err(e) = self.order.wait_for(&agent, after, FOLLOW_WAIT) {
+                self.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                self.order.finish(&agent, link.id, false);
+                return Err(IngestError::Unavailable(e.to_string()));
+            }
+        }
+        let taken = self.take(&agent, &headers, frame);
+        self.order.finish(&agent, link.id, taken.is_ok());
+        taken
+    }
+}
+
+impl Collector {
+    /// Logs the batches of `agent`'s frame not held yet and hands them to
+    /// the applier.
+    fn take(
+        &self,
+        agent: &str,
+        headers: &[BatchHeader],
+        frame: Bytes,
+    ) -> Result<IngestReply, IngestError> {
         let labels = {
             let mut registry = self.registry();
-            registry.seen(&agent, chrono::Utc::now().timestamp_millis());
-            registry.labels(&agent).cloned().unwrap_or_else(|| Labels {
-                instance: agent.clone(),
+            registry.seen(agent, chrono::Utc::now().timestamp_millis());
+            registry.labels(agent).cloned().unwrap_or_else(|| Labels {
+                instance: agent.to_string(),
                 ..Labels::default()
             })
         };
@@ -687,7 +727,7 @@ impl Ingest for Collector {
         let mut fresh = Vec::new();
         let mut duplicates = 0;
         for (i, h) in headers.iter().enumerate() {
-            match core.offsets.check(&agent, h) {
+            match core.offsets.check(agent, h) {
                 Verdict::New => fresh.push(i),
                 Verdict::Duplicate => duplicates += 1,
                 Verdict::Conflict { held } => {
@@ -725,7 +765,7 @@ impl Ingest for Collector {
                 .filter(|(i, _)| fresh.contains(i))
                 .map(|(_, b)| b)
                 .collect();
-            Bytes::from(wire::encode_ingest_payloads(&agent, &kept))
+            Bytes::from(wire::encode_ingest_payloads(agent, &kept))
         };
         let segment = core
             .wal
@@ -733,7 +773,7 @@ impl Ingest for Collector {
             .map_err(|e| IngestError::Unavailable(format!("cannot write the log: {e}")))?;
         for &i in &fresh {
             let h = &headers[i];
-            core.offsets.record(&agent, h);
+            core.offsets.record(agent, h);
             self.stats.lines.fetch_add(h.lines, Ordering::Relaxed);
             self.stats.bytes.fetch_add(h.bytes, Ordering::Relaxed);
         }

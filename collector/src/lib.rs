@@ -11,6 +11,7 @@
 //! Its durable state as a running service, one module each:
 //! - [`wal`]: the write-ahead log of accepted ingest frames.
 //! - [`offsets`]: the byte ranges held per agent file (dedupe of re-sends).
+//! - [`order`]: frames sent while another is in flight wait for it.
 //! - [`register`]: the agents, their labels, heartbeats and states.
 //!
 //! The collector does not know the engine: whoever wires them hands the
@@ -21,6 +22,7 @@ pub mod decode;
 pub mod multiline;
 pub mod number;
 pub mod offsets;
+pub mod order;
 pub mod reader;
 pub mod register;
 pub mod time;

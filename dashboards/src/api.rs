@@ -13,7 +13,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -23,7 +23,7 @@ use serde_json::{json, Value as J};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::{rustls, TlsAcceptor};
-use vigil_model::wire::{self, MAX_BODY_BYTES};
+use vigil_model::wire::{self, FrameLink, MAX_BODY_BYTES};
 use vigil_model::{Counters, MinuteRow, View};
 
 use crate::ui;
@@ -432,13 +432,17 @@ impl Server {
             v.as_bytes()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
+        let link = match frame_link(req.headers()) {
+            Ok(link) => link,
+            Err(e) => return error_response(&e),
+        };
         let body = match read_body(req, self.max_body_bytes).await {
             Ok(body) => body,
             Err(e) => return error_response(&e),
         };
         let server = Arc::clone(&self);
         let answered =
-            tokio::task::spawn_blocking(move || server.post(&path, body, from_form)).await;
+            tokio::task::spawn_blocking(move || server.post(&path, body, from_form, link)).await;
         answered.unwrap_or_else(|e| error_response(&ApiError::Catalog(e.to_string())))
     }
 
@@ -493,7 +497,13 @@ impl Server {
     /// Answers a POST to `path` with `body`; `from_form` when the body is
     /// form-encoded (the UI's forms), which is answered by a redirect back
     /// to the alerts page with the outcome.
-    fn post(&self, path: &str, body: Bytes, from_form: bool) -> Response<Full<Bytes>> {
+    fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        from_form: bool,
+        link: Option<FrameLink>,
+    ) -> Response<Full<Bytes>> {
         if let Some((rule, action)) = alerts::post_target(path) {
             let now = chrono::Utc::now().timestamp();
             let json_body = if from_form {
@@ -540,7 +550,7 @@ impl Server {
                 .and_then(|b| ingest.samples(b))
                 .map(|n| json!({ "accepted": n })),
             _ => ingest
-                .ingest(body)
+                .ingest(body, link)
                 .map(|a| serde_json::to_value(a).unwrap_or_default()),
         };
         match answer {
@@ -565,6 +575,36 @@ fn agent_config(ingest: Option<&dyn Ingest>, method: &Method) -> Response<Full<B
         StatusCode::OK,
         &serde_json::to_value(ingest.agent_config()).unwrap_or_default(),
     )
+}
+
+/// The [`FrameLink`] of an ingest request, from its
+/// [`wire::FRAME_ID_HEADER`] and [`wire::FRAME_AFTER_HEADER`]; none without
+/// an id.
+fn frame_link(headers: &HeaderMap) -> Result<Option<FrameLink>, ApiError> {
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| ApiError::bad(name, format!("header {name}: not a frame id")))
+            })
+            .transpose()
+    };
+    let after = number(wire::FRAME_AFTER_HEADER)?;
+    match number(wire::FRAME_ID_HEADER)? {
+        Some(id) => Ok(Some(FrameLink { id, after })),
+        None if after.is_some() => Err(ApiError::bad(
+            wire::FRAME_ID_HEADER,
+            format!(
+                "header {} is required with {}",
+                wire::FRAME_ID_HEADER,
+                wire::FRAME_AFTER_HEADER
+            ),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Reads a request body of at most `limit` bytes (413 beyond).

@@ -17,6 +17,12 @@
 //! A batch is identified by agent, file identity (device, inode,
 //! generation) and byte range; the collector acknowledges a batch it
 //! already holds without counting it again.
+//!
+//! An agent may send its next frame before the previous one is
+//! acknowledged, on another connection, so the two can arrive in either
+//! order. Such a frame names itself and the frame it follows in two
+//! headers ([`FrameLink`]); the collector takes it only after that one,
+//! which keeps each file's batches in order.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +38,27 @@ pub const CONFIG_PATH: &str = "/api/v1/agents/config";
 pub const INGEST_PATH: &str = "/api/v1/ingest";
 /// Largest request body the collector accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Header of an ingest request: the frame's id ([`FrameLink::id`]).
+pub const FRAME_ID_HEADER: &str = "vigil-frame";
+/// Header of an ingest request: the id of the frame it follows
+/// ([`FrameLink::after`]).
+pub const FRAME_AFTER_HEADER: &str = "vigil-after";
+
+/// Where a frame stands in its agent's sequence of frames in flight.
+///
+/// Ids are unique per agent for the life of its process. A frame with
+/// `after` is taken only once the frame `after` is taken; when that one was
+/// refused, or does not arrive in time, the collector answers 503 and the
+/// agent sends both again, in order, from its disk buffer. Frames sent
+/// from the disk buffer carry no link: they are sent one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLink {
+    /// This frame's id.
+    pub id: u64,
+    /// The frame sent just before it and not yet acknowledged, if any.
+    pub after: Option<u64>,
+}
 
 /// Labels of an agent's node, by which rows can be viewed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -436,35 +436,149 @@ fn a_frame_sent_again_with_a_new_batch_counts_only_the_new_one() {
     );
     let addr = &collector.addr;
     assert_eq!(register(addr, "n1", 0, &[]), 200);
-    let path = sandbox.path("logs/a.log").display().to_string();
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f");
-    let line = |amount: i64| format!("{now},alipay,{amount},a").into_bytes();
-    let batch = |start: u64, lines: Vec<Vec<u8>>| {
-        let end = start + lines.iter().map(|l| l.len() as u64 + 1).sum::<u64>();
-        Batch::new(path.clone(), (1, 2, 0), (start, end), 0, false, lines)
-    };
-    let first = batch(0, vec![line(1), line(2)]);
-    let second = batch(first.header.end, vec![line(4)]);
+    let log = PayLog::new(&sandbox);
+    let first = log.batch(0, &[1, 2]);
+    let second = log.batch(first.header.end, &[4]);
     let post = |batches: &[Batch]| {
-        let (status, body) = http(
-            addr,
-            "POST",
-            "/api/v1/ingest",
-            &[],
-            &wire::encode_ingest("n1", batches),
-        );
+        let (status, body) = post_frame(addr, batches, &[]);
         assert_eq!(status, 200, "{body}");
-        let reply: J = serde_json::from_str(&body).unwrap();
-        (reply["accepted"].clone(), reply["duplicates"].clone())
+        accepted_and_duplicates(&body)
     };
     assert_eq!(post(std::slice::from_ref(&first)), (json!(1), json!(0)));
     // As after a lost acknowledgement: the first batch again, and a new one.
     assert_eq!(post(&[first, second]), (json!(1), json!(1)));
-    let counters = wait_for(10, "3 lines counted", || {
+    wait_for_lines(addr, 3);
+    assert_eq!(sum_amount(addr), 1 + 2 + 4);
+}
+
+#[test]
+fn a_frame_sent_behind_another_waits_for_it_or_is_refused() {
+    let (sandbox, _) = sandbox_with_logs();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    let addr = collector.addr.clone();
+    assert_eq!(register(&addr, "n1", 0, &[]), 200);
+    let log = PayLog::new(&sandbox);
+    let first = log.batch(0, &[1, 2]);
+    let second = log.batch(first.header.end, &[4]);
+    // The second frame arrives first. Taken at once, it would move the
+    // file's offset past the first, which would then count as a duplicate.
+    let behind = {
+        let (addr, second) = (addr.clone(), second.clone());
+        std::thread::spawn(move || {
+            post_frame(
+                &addr,
+                &[second],
+                &[
+                    (wire::FRAME_ID_HEADER, "11"),
+                    (wire::FRAME_AFTER_HEADER, "10"),
+                ],
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = post_frame(&addr, &[first], &[(wire::FRAME_ID_HEADER, "10")]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(accepted_and_duplicates(&body), (json!(1), json!(0)));
+    let (status, body) = behind.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(accepted_and_duplicates(&body), (json!(1), json!(0)));
+    wait_for_lines(&addr, 3);
+    assert_eq!(sum_amount(&addr), 1 + 2 + 4);
+
+    // A frame refused (it overlaps what is held) fails the one behind it at
+    // once, which is then taken when sent again on its own.
+    let held = second.header.end;
+    let overlapping = log.batch(held - 1, &[8]);
+    let (status, body) = post_frame(&addr, &[overlapping], &[(wire::FRAME_ID_HEADER, "20")]);
+    assert_eq!(status, 409, "{body}");
+    let third = log.batch(held, &[16]);
+    let started = Instant::now();
+    let (status, body) = post_frame(
+        &addr,
+        std::slice::from_ref(&third),
+        &[
+            (wire::FRAME_ID_HEADER, "21"),
+            (wire::FRAME_AFTER_HEADER, "20"),
+        ],
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("frame 20"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(4), "waited in vain");
+    let (status, body) = post_frame(&addr, &[third], &[]);
+    assert_eq!(status, 200, "{body}");
+    wait_for_lines(&addr, 4);
+    assert_eq!(sum_amount(&addr), 1 + 2 + 4 + 16);
+    let metrics = http(&addr, "GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains("\nvigil_ingest_out_of_order_total 1\n"),
+        "{metrics}"
+    );
+
+    let (status, body) = post_frame(&addr, &[], &[(wire::FRAME_AFTER_HEADER, "x")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(wire::FRAME_AFTER_HEADER), "{body}");
+}
+
+/// Batches of lines of `logs/a.log` of the `pay` monitor, stamped now.
+struct PayLog {
+    path: String,
+    now: String,
+}
+
+impl PayLog {
+    fn new(sandbox: &Sandbox) -> Self {
+        PayLog {
+            path: sandbox.path("logs/a.log").display().to_string(),
+            now: chrono::Utc::now()
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string(),
+        }
+    }
+
+    /// A batch from byte `start` with one line per amount.
+    fn batch(&self, start: u64, amounts: &[i64]) -> Batch {
+        let lines: Vec<Vec<u8>> = amounts
+            .iter()
+            .map(|a| format!("{},alipay,{a},a", self.now).into_bytes())
+            .collect();
+        let end = start + lines.iter().map(|l| l.len() as u64 + 1).sum::<u64>();
+        Batch::new(self.path.clone(), (1, 2, 0), (start, end), 0, false, lines)
+    }
+}
+
+/// Posts agent `n1`'s frame of `batches` with extra `headers`.
+fn post_frame(addr: &str, batches: &[Batch], headers: &[(&str, &str)]) -> (u16, String) {
+    http(
+        addr,
+        "POST",
+        wire::INGEST_PATH,
+        headers,
+        &wire::encode_ingest("n1", batches),
+    )
+}
+
+fn accepted_and_duplicates(reply: &str) -> (J, J) {
+    let reply: J = serde_json::from_str(reply).unwrap();
+    (reply["accepted"].clone(), reply["duplicates"].clone())
+}
+
+/// Waits until monitor `pay` counted `lines` lines, all parsed.
+fn wait_for_lines(addr: &str, lines: u64) {
+    let counters = wait_for(10, "lines counted", || {
         let c = get_json(addr, "/api/v1/monitors/pay/counters", &[]);
-        (c["lines"] == 3).then_some(c)
+        (c["lines"] == lines).then_some(c)
     });
-    assert_eq!(counters["parsed"], 3, "{counters}");
+    assert_eq!(counters["parsed"], lines, "{counters}");
+}
+
+/// The sum of `amount` over monitor `pay`'s minutes around now, the open
+/// one included.
+fn sum_amount(addr: &str) -> i64 {
     let around = |minutes: i64| {
         (chrono::Utc::now() + chrono::Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:00Z")
     };
@@ -477,13 +591,11 @@ fn a_frame_sent_again_with_a_new_batch_counts_only_the_new_one() {
         ),
         &[],
     );
-    let sum: i64 = rows
-        .as_array()
+    rows.as_array()
         .unwrap()
         .iter()
         .filter_map(|r| r["values"]["sum_amount"].as_i64())
-        .sum();
-    assert_eq!(sum, 1 + 2 + 4, "{rows}");
+        .sum()
 }
 
 /// The configured monitors (not the built-in metrics ones).

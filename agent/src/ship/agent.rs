@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_model::wire::{
-    self, AgentConfig, AgentStatus, BatchHeader, FileOffset, Heartbeat, IngestReply, Labels,
-    Register, RegisterReply, SourceConfig,
+    self, AgentConfig, AgentStatus, BatchHeader, FileOffset, FrameLink, Heartbeat, IngestReply,
+    Labels, Register, RegisterReply, SourceConfig,
 };
 
 use super::client::{Client, ClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
@@ -41,6 +41,10 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// JSON of one batch header in a frame, beyond its path (an upper bound).
 const BATCH_HEADER_BYTES: usize = 256;
+/// Frames sent and not yet acknowledged, at most. With two, the collector
+/// reads and logs the next frame while it answers the previous one, and
+/// its applier always has a frame to cut.
+const MAX_IN_FLIGHT: usize = 2;
 
 /// A source of wall-clock time, epoch milliseconds.
 ///
@@ -337,21 +341,57 @@ struct Frame {
 
 /// A frame being sent on a thread of its own while the agent reads the
 /// next one: the round trip (the collector logs and syncs the frame before
-/// it answers) overlaps the reading. At most one is in flight, so frames
-/// still arrive and are committed in order.
+/// it answers) overlaps the reading. Up to [`MAX_IN_FLIGHT`] are in flight;
+/// each names the one sent before it ([`FrameLink`]), so the collector
+/// takes them in order, and they are landed (committed or spooled) in
+/// order.
 struct InFlight {
+    id: u64,
     commits: Vec<(FileId, u64)>,
     send: std::thread::JoinHandle<(Vec<u8>, Result<IngestReply, ClientError>)>,
 }
 
 impl InFlight {
-    fn send(client: Client, frame: Vec<u8>, commits: Vec<(FileId, u64)>) -> Self {
+    fn send(client: Client, frame: Vec<u8>, commits: Vec<(FileId, u64)>, link: FrameLink) -> Self {
         let send = std::thread::spawn(move || {
-            let reply = client.ingest(&frame);
+            let reply = client.ingest(&frame, Some(link));
             (frame, reply)
         });
-        InFlight { commits, send }
+        InFlight {
+            id: link.id,
+            commits,
+            send,
+        }
     }
+
+    /// Waits for the collector's answer.
+    fn answer(self) -> Answered {
+        let (frame, reply) = self
+            .send
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Answered {
+            commits: self.commits,
+            frame,
+            reply,
+        }
+    }
+}
+
+/// A frame of [`InFlight`] once the collector answered.
+struct Answered {
+    commits: Vec<(FileId, u64)>,
+    frame: Vec<u8>,
+    reply: Result<IngestReply, ClientError>,
+}
+
+/// The first id of this process's frames: the time in nanoseconds, so that
+/// ids (one more per frame) do not repeat those of an earlier run of the
+/// agent, which the collector may still remember.
+fn first_frame_id() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// What became of a frame sent by [`InFlight::send`].
@@ -384,8 +424,10 @@ pub struct Agent {
     /// acknowledged since.
     checkpoints_saved: Instant,
     checkpoints_dirty: bool,
-    /// The frame being sent, if any.
-    in_flight: Option<InFlight>,
+    /// The frames being sent, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// The id of the next frame sent.
+    next_frame_id: u64,
 }
 
 impl fmt::Debug for Agent {
@@ -457,7 +499,7 @@ impl Agent {
                 .heartbeat
                 .unwrap_or(Duration::from_secs(10))
                 .max(opts.retry_max)
-            + 3 * (CONNECT_TIMEOUT + REQUEST_TIMEOUT);
+            + (MAX_IN_FLIGHT as u32 + 2) * (CONNECT_TIMEOUT + REQUEST_TIMEOUT);
         opts.stats.limits(
             opts.spool_limit_bytes,
             opts.heartbeat.unwrap_or(Duration::from_secs(10)),
@@ -486,7 +528,8 @@ impl Agent {
             rate_limited_before: 0,
             checkpoints_saved: now,
             checkpoints_dirty: false,
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            next_frame_id: first_frame_id(),
         };
         let Some(reply) = agent.register_until(stop) else {
             return Ok(());
@@ -498,7 +541,7 @@ impl Agent {
         agent.tailer = agent.build_tailer(merge_offsets(saved, &reply.offsets));
         agent.next_heartbeat = Instant::now() + agent.heartbeat_every;
         agent.main_loop(stop)?;
-        agent.land(stop)?;
+        agent.land_all(stop)?;
         agent.save_checkpoints()
     }
 
@@ -508,8 +551,8 @@ impl Agent {
             let now = Instant::now();
             if now >= self.next_heartbeat {
                 // A new configuration rebuilds the tailer from what was
-                // acknowledged: the frame in flight first.
-                if self.land(stop)? {
+                // acknowledged: the frames in flight first.
+                if self.land_all(stop)? {
                     self.heartbeat(stop)?;
                 }
             }
@@ -746,7 +789,7 @@ impl Agent {
         let Some(frame) = self.spool.oldest()? else {
             return Ok(());
         };
-        match self.client.ingest(&frame) {
+        match self.client.ingest(&frame, None) {
             Ok(reply) => {
                 self.opts.stats.acked(&frame, &reply);
                 self.spool.remove_oldest()?;
@@ -784,48 +827,74 @@ impl Agent {
         for frame in self.frames(batches) {
             let encoded = wire::encode_ingest_payloads(&self.id, &frame.batches);
             drop(frame.batches);
-            if !self.land(stop)? {
-                // Resynchronised: the frames left are read again by the new
-                // tailer.
+            // Resynchronised when a landing is refused: the frames left are
+            // read again by the new tailer.
+            if self.in_flight.len() >= MAX_IN_FLIGHT && !self.land(stop)? {
                 return Ok(());
             }
             if self.spool.is_empty() {
-                self.in_flight = Some(InFlight::send(self.client.clone(), encoded, frame.commits));
+                let link = FrameLink {
+                    id: self.next_frame_id,
+                    after: self.in_flight.back().map(|f| f.id),
+                };
+                self.next_frame_id += 1;
+                let flight = InFlight::send(self.client.clone(), encoded, frame.commits, link);
+                self.in_flight.push_back(flight);
             } else {
-                // Behind older frames.
+                // Behind older frames, also those still in flight: they
+                // land (and may be spooled) first.
+                if !self.land_all(stop)? {
+                    return Ok(());
+                }
                 self.spool.push(&encoded)?;
                 self.commit(frame.commits)?;
             }
         }
-        // Caught up: nothing to read meanwhile, so the frame lands now.
+        // Caught up: nothing to read meanwhile, so the frames land now.
         if !self.tailer.backlog() {
-            self.land(stop)?;
+            self.land_all(stop)?;
         }
         Ok(())
     }
 
-    /// Waits for the frame in flight, if any, and commits it once it is
-    /// acknowledged, spooled or refused for good. `false` when it
-    /// conflicted with what the collector holds: the agent resynchronised,
-    /// and lines read since are read again.
+    /// Waits for the oldest frame in flight, if any, and commits it once it
+    /// is acknowledged, spooled or refused for good. `false` when it
+    /// conflicted with what the collector holds: the agent waited for the
+    /// frames sent after it, resynchronised, and lines read since are read
+    /// again.
     fn land(&mut self, stop: &AtomicBool) -> Result<bool, AgentError> {
-        let Some(flight) = self.in_flight.take() else {
+        let Some(flight) = self.in_flight.pop_front() else {
             return Ok(true);
         };
-        let (frame, reply) = flight
-            .send
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match self.delivered(&frame, reply)? {
+        let answered = flight.answer();
+        match self.delivered(&answered.frame, answered.reply)? {
             Delivery::Done => {
-                self.commit(flight.commits)?;
+                self.commit(answered.commits)?;
                 Ok(true)
             }
             Delivery::Conflict => {
+                // What the collector took of the later frames counts in the
+                // offsets it answers the registration with.
+                for later in std::mem::take(&mut self.in_flight) {
+                    let later = later.answer();
+                    if let Ok(reply) = &later.reply {
+                        self.opts.stats.acked(&later.frame, reply);
+                    }
+                }
                 self.resync(stop)?;
                 Ok(false)
             }
         }
+    }
+
+    /// Lands every frame in flight, oldest first ([`Agent::land`]).
+    fn land_all(&mut self, stop: &AtomicBool) -> Result<bool, AgentError> {
+        while !self.in_flight.is_empty() {
+            if !self.land(stop)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Marks the lines of a frame as delivered (acknowledged or spooled);

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
 use vigil_model::wire::{
-    AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply, CONFIG_PATH,
-    HEARTBEAT_PATH, INGEST_PATH, REGISTER_PATH,
+    AgentConfig, FrameLink, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply,
+    CONFIG_PATH, FRAME_AFTER_HEADER, FRAME_ID_HEADER, HEARTBEAT_PATH, INGEST_PATH, REGISTER_PATH,
 };
 
 /// Longest wait for a TCP connection to the collector.
@@ -224,13 +224,25 @@ impl Client {
     }
 
     /// `POST` [`INGEST_PATH`] with an encoded ingest frame
-    /// ([`vigil_model::wire::encode_ingest_payloads`]).
+    /// ([`vigil_model::wire::encode_ingest_payloads`]) and, for a frame
+    /// sent while another is in flight, its [`FrameLink`] as headers.
     ///
     /// # Errors
     ///
     /// See [`ClientError`].
-    pub fn ingest(&self, frame: &[u8]) -> Result<IngestReply, ClientError> {
-        let body = self.post(INGEST_PATH, "application/octet-stream", frame)?;
+    pub fn ingest(
+        &self,
+        frame: &[u8],
+        link: Option<FrameLink>,
+    ) -> Result<IngestReply, ClientError> {
+        let mut headers = Vec::new();
+        if let Some(link) = link {
+            headers.push((FRAME_ID_HEADER, link.id.to_string()));
+            if let Some(after) = link.after {
+                headers.push((FRAME_AFTER_HEADER, after.to_string()));
+            }
+        }
+        let body = self.post(INGEST_PATH, "application/octet-stream", frame, &headers)?;
         parse(&self.url(INGEST_PATH), &body)
     }
 
@@ -241,8 +253,13 @@ impl Client {
     /// See [`ClientError`].
     pub fn samples(&self, batch: &vigil_model::wire::SampleBatch) -> Result<(), ClientError> {
         let json = serde_json::to_vec(batch).expect("samples serialize");
-        self.post(vigil_model::wire::SAMPLES_PATH, "application/json", &json)
-            .map(drop)
+        self.post(
+            vigil_model::wire::SAMPLES_PATH,
+            "application/json",
+            &json,
+            &[],
+        )
+        .map(drop)
     }
 
     fn url(&self, path: &str) -> String {
@@ -256,15 +273,24 @@ impl Client {
     ) -> Result<R, ClientError> {
         // Invariant: the wire messages are plain structs with string keys.
         let json = serde_json::to_vec(message).expect("wire messages serialize");
-        let body = self.post(path, "application/json", &json)?;
+        let body = self.post(path, "application/json", &json, &[])?;
         parse(&self.url(path), &body)
     }
 
-    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+    fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, String)],
+    ) -> Result<Vec<u8>, ClientError> {
         let url = self.url(path);
         let mut request = self.http.post(&url).header("Content-Type", content_type);
         if let Some(auth) = &self.auth {
             request = request.header("Authorization", auth);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
         }
         answer(&url, request.send(body))
     }

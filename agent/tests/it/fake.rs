@@ -8,15 +8,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vigil_agent::ship::AgentOptions;
 use vigil_model::wire::{
     decode_ingest, AgentConfig, AgentStatus, FileOffset, Heartbeat, HeartbeatReply, IngestReply,
-    Labels, Register, RegisterReply, SourceConfig, CONFIG_PATH, HEARTBEAT_PATH, INGEST_PATH,
-    REGISTER_PATH,
+    Labels, Register, RegisterReply, SourceConfig, CONFIG_PATH, FRAME_AFTER_HEADER,
+    FRAME_ID_HEADER, HEARTBEAT_PATH, INGEST_PATH, REGISTER_PATH,
 };
 
 /// How the fake answers.
@@ -70,6 +70,14 @@ pub struct State {
     pub conflicts: u64,
     /// Ingest requests answered 401.
     pub unauthorized: u64,
+    /// Frames taken, by the id the agent gave them.
+    pub frames_taken: HashSet<u64>,
+    /// Ingest requests that named a frame they follow (sent while it was
+    /// in flight).
+    pub followers: u64,
+    /// Frames answered 503 because the frame they follow was not taken
+    /// within 2 s.
+    pub out_of_order: u64,
     /// Registrations received.
     pub registers: Vec<Register>,
     /// Statuses of the heartbeats received.
@@ -79,7 +87,7 @@ pub struct State {
 /// A running fake collector; stopped when dropped.
 pub struct Fake {
     addr: SocketAddr,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -90,7 +98,7 @@ impl Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State {
+        let state = Mutex::new(State {
             mode: Mode::Up,
             lose_acks: 0,
             hide_offsets_once: false,
@@ -104,17 +112,24 @@ impl Fake {
             duplicates: 0,
             conflicts: 0,
             unauthorized: 0,
+            frames_taken: HashSet::new(),
+            followers: 0,
+            out_of_order: 0,
             registers: Vec::new(),
             statuses: Vec::new(),
-        }));
+        });
+        let shared = Arc::new(Shared {
+            state,
+            taken: Condvar::new(),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || serve(&listener, &state, &stop))
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::spawn(move || serve(&listener, &shared, &stop))
         };
         Fake {
             addr,
-            state,
+            shared,
             stop,
             thread: Some(thread),
         }
@@ -144,7 +159,7 @@ impl Fake {
 
     /// The state, to read or change.
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap()
+        self.shared.state.lock().unwrap()
     }
 
     /// Lines held for paths ending with `suffix`, in acknowledgement order.
@@ -193,12 +208,22 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn serve(listener: &TcpListener, state: &Mutex<State>, stop: &AtomicBool) {
+/// The state and a signal for frames waiting for the one they follow.
+struct Shared {
+    state: Mutex<State>,
+    taken: Condvar,
+}
+
+fn serve(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
-                // A broken request is the client's problem, not the fake's.
-                let _ = handle(stream, state);
+                // Frames in flight come on connections of their own.
+                let shared = Arc::clone(shared);
+                std::thread::spawn(move || {
+                    // A broken request is the client's problem, not the fake's.
+                    let _ = handle(stream, &shared);
+                });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(5));
@@ -213,6 +238,9 @@ struct Request {
     method: String,
     path: String,
     authorization: Option<String>,
+    /// The frame's id and the id of the frame it follows, if given.
+    frame: Option<u64>,
+    after: Option<u64>,
     body: Vec<u8>,
 }
 
@@ -225,6 +253,7 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     let path = parts.next().unwrap_or_default().to_string();
     let mut length = 0usize;
     let mut authorization = None;
+    let (mut frame, mut after) = (None, None);
     loop {
         let mut header = String::new();
         reader.read_line(&mut header)?;
@@ -236,6 +265,8 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
         match name.trim().to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().unwrap_or(0),
             "authorization" => authorization = Some(value.trim().to_string()),
+            FRAME_ID_HEADER => frame = Some(value.trim().parse().unwrap()),
+            FRAME_AFTER_HEADER => after = Some(value.trim().parse().unwrap()),
             "transfer-encoding" => panic!("chunked bodies are not expected"),
             _ => {}
         }
@@ -246,6 +277,8 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
         method,
         path,
         authorization,
+        frame,
+        after,
         body,
     })
 }
@@ -267,11 +300,11 @@ fn respond(mut stream: &TcpStream, status: u16, body: &str) -> std::io::Result<(
     stream.flush()
 }
 
-fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+fn handle(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let request = read_request(&stream)?;
-    let mut st = state.lock().unwrap();
+    let mut st = shared.state.lock().unwrap();
     if st.mode == Mode::Down || (st.mode == Mode::IngestDown && request.path == INGEST_PATH) {
         return respond(&stream, 503, r#"{"error": "down"}"#);
     }
@@ -315,6 +348,21 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
         ("GET", CONFIG_PATH) => respond(&stream, 200, &serde_json::to_string(&st.config).unwrap()),
         ("POST", INGEST_PATH) => {
+            if let Some(after) = request.after {
+                st.followers += 1;
+                // As a collector does: wait a while for the frame before.
+                let (waited, timeout) = shared
+                    .taken
+                    .wait_timeout_while(st, Duration::from_secs(2), |st| {
+                        !st.frames_taken.contains(&after)
+                    })
+                    .unwrap();
+                st = waited;
+                if timeout.timed_out() {
+                    st.out_of_order += 1;
+                    return respond(&stream, 503, r#"{"error": "the frame before is missing"}"#);
+                }
+            }
             let (_, batches) = decode_ingest(&request.body).unwrap();
             // Check every batch against what is held before taking any.
             let mut ends = st.ends.clone();
@@ -372,6 +420,8 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                     }
                 }
             }
+            st.frames_taken.extend(request.frame);
+            shared.taken.notify_all();
             if st.lose_acks > 0 {
                 st.lose_acks -= 1;
                 // Processed, but the answer never arrives.

@@ -234,6 +234,42 @@ fn lost_acknowledgement_is_resent_and_deduplicated() {
 }
 
 #[test]
+fn a_backlog_goes_out_two_frames_at_a_time_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let fake = Fake::start(config(&[pattern(&log)], None), Some(TOKEN));
+    let state = dir.path().join("state");
+    let mut w = open_append(&log);
+    // About 100 KB: some fifty frames of 2 KiB.
+    let mut want = write_lines(&mut w, "p", 0..12_000);
+    let mut opts = fake.agent_options(&state, "node-1", TOKEN);
+    opts.max_frame_bytes = MIN_FRAME_BYTES;
+    let agent = Running::start(opts);
+    wait_for("the first backlog", LIMIT, || {
+        fake.all_lines().len() >= want.len()
+    });
+    let followers = fake.state().followers;
+    assert!(
+        followers >= 20,
+        "{followers} frames sent while another was in flight"
+    );
+    // Then two answers are lost while frames are in flight.
+    fake.state().lose_acks = 2;
+    want.extend(write_lines(&mut w, "p", 12_000..24_000));
+    wait_for("the second backlog, nothing spooled", LIMIT, || {
+        fake.all_lines().len() >= want.len() && spooled_frames(&state) == 0
+    });
+    agent.finish();
+    assert_eq!(fake.all_lines(), want);
+    let st = fake.state();
+    assert_eq!(st.conflicts, 0);
+    assert!(
+        st.duplicates >= 1,
+        "the frames whose answer was lost came again"
+    );
+}
+
+#[test]
 fn full_spool_pauses_reading_until_drained() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");

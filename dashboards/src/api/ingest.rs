@@ -6,7 +6,8 @@ use hyper::body::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value as J};
 use vigil_model::wire::{
-    AgentConfig, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply, SampleBatch,
+    AgentConfig, FrameLink, Heartbeat, HeartbeatReply, IngestReply, Register, RegisterReply,
+    SampleBatch,
 };
 
 /// Why the collector refused an agent's request.
@@ -61,8 +62,9 @@ pub trait Ingest: Send + Sync + 'static {
     /// Which files agents tail.
     fn agent_config(&self) -> AgentConfig;
     /// One ingest frame (the request body, handed over whole so that it
-    /// need not be copied); acknowledged only once it is durable.
-    fn ingest(&self, frame: Bytes) -> Result<IngestReply, IngestError>;
+    /// need not be copied) and its place among the agent's frames in
+    /// flight, if it has one; acknowledged only once it is durable.
+    fn ingest(&self, frame: Bytes, link: Option<FrameLink>) -> Result<IngestReply, IngestError>;
     /// Sampled host, JVM and port metrics; answers how many were taken.
     fn samples(&self, batch: SampleBatch) -> Result<u64, IngestError>;
 }
