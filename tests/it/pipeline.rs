@@ -427,15 +427,8 @@ fn tokens_and_body_limits_are_enforced() {
 
 #[test]
 fn a_frame_sent_again_with_a_new_batch_counts_only_the_new_one() {
-    let (sandbox, _) = sandbox_with_logs();
-    let collector = Proc::collector(
-        &sandbox.path("monitors.yaml"),
-        &sandbox.path("data"),
-        "127.0.0.1:0",
-        &[],
-    );
+    let (sandbox, collector) = collector_with_agent_n1();
     let addr = &collector.addr;
-    assert_eq!(register(addr, "n1", 0, &[]), 200);
     let log = PayLog::new(&sandbox);
     let first = log.batch(0, &[1, 2]);
     let second = log.batch(first.header.end, &[4]);
@@ -453,15 +446,8 @@ fn a_frame_sent_again_with_a_new_batch_counts_only_the_new_one() {
 
 #[test]
 fn a_frame_sent_behind_another_waits_for_it_or_is_refused() {
-    let (sandbox, _) = sandbox_with_logs();
-    let collector = Proc::collector(
-        &sandbox.path("monitors.yaml"),
-        &sandbox.path("data"),
-        "127.0.0.1:0",
-        &[],
-    );
+    let (sandbox, collector) = collector_with_agent_n1();
     let addr = collector.addr.clone();
-    assert_eq!(register(&addr, "n1", 0, &[]), 200);
     let log = PayLog::new(&sandbox);
     let first = log.batch(0, &[1, 2]);
     let second = log.batch(first.header.end, &[4]);
@@ -522,6 +508,19 @@ fn a_frame_sent_behind_another_waits_for_it_or_is_refused() {
     let (status, body) = post_frame(&addr, &[], &[(wire::FRAME_AFTER_HEADER, "x")]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains(wire::FRAME_AFTER_HEADER), "{body}");
+}
+
+/// A collector on the sandbox's monitors, agent `n1` registered with it.
+fn collector_with_agent_n1() -> (Sandbox, Proc) {
+    let (sandbox, _) = sandbox_with_logs();
+    let collector = Proc::collector(
+        &sandbox.path("monitors.yaml"),
+        &sandbox.path("data"),
+        "127.0.0.1:0",
+        &[],
+    );
+    assert_eq!(register(&collector.addr, "n1", 0, &[]), 200);
+    (sandbox, collector)
 }
 
 /// Batches of lines of `logs/a.log` of the `pay` monitor, stamped now.
