@@ -188,8 +188,9 @@ impl Applier {
 /// inherit it).
 ///
 /// On a busy machine the request that logs a frame waited a millisecond
-/// or more for a core held by cutting, and the agent, which has one frame
-/// in flight, waited with it; cutting has a queue in front and can wait.
+/// or more for a core held by cutting, and the agent, which then had one
+/// frame in flight, waited with it; cutting has a queue in front and can
+/// wait.
 /// e2e_bench, interleaved, medians of 10 and 12 runs: wall 1.321 -> 1.241
 /// s and 1.181 -> 1.121 s, CPU unchanged.
 const APPLIER_NICE: i32 = 10;

@@ -24,14 +24,16 @@ const KEPT_OUTCOMES: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
     /// The frame it follows was refused.
-    #[error("frame {after}, which this frame follows, was not taken; send both again in order")]
+    #[error(
+        "frame {after}, which this frame follows, was not taken; send this frame again after it"
+    )]
     PredecessorFailed {
         /// The id of the frame it follows.
         after: u64,
     },
     /// The frame it follows did not arrive in time (or arrived before a
     /// restart of the collector).
-    #[error("frame {after}, which this frame follows, did not arrive within {waited:?}; send both again in order")]
+    #[error("frame {after}, which this frame follows, did not arrive within {waited:?}; send this frame again after it")]
     PredecessorMissing {
         /// The id of the frame it follows.
         after: u64,

@@ -50,8 +50,9 @@ pub const FRAME_AFTER_HEADER: &str = "vigil-after";
 /// Ids are unique per agent for the life of its process. A frame with
 /// `after` is taken only once the frame `after` is taken; when that one was
 /// refused, or does not arrive in time, the collector answers 503 and the
-/// agent sends both again, in order, from its disk buffer. Frames sent
-/// from the disk buffer carry no link: they are sent one at a time.
+/// agent sends it again from its disk buffer, behind the frame it follows
+/// if that one is to be sent again too. Frames sent from the disk buffer
+/// carry no link: they are sent one at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLink {
     /// This frame's id.
